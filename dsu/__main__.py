@@ -1,0 +1,3 @@
+from dsu.cli import main
+
+raise SystemExit(main())

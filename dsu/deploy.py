@@ -1,0 +1,86 @@
+"""The canonical deploy path against lab hosts: boot, highstate over salt-ssh, verify, record."""
+
+import json
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dsu.errors import DsuError
+from dsu.lab import hosts as lab
+from dsu.lab.roster import roster_path
+from dsu.paths import artifacts_dir
+from dsu.progress import Progress
+from dsu.saltrun import StateSummary, salt_ssh, summarize_states
+
+SCHEMA = "deploy-system-unified/deploy-run/v1"
+
+
+def utc_stamp(moment: datetime | None = None) -> str:
+    return (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _run_record(mode: str, summary: StateSummary, duration: float) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "success": summary.success,
+        "duration_s": round(duration, 2),
+        "counts": {"ok": summary.ok, "changed": summary.changed, "failed": summary.failed},
+        "errors": summary.errors,
+        "changed_states": [asdict(p) for p in summary.changed_states],
+        "failed_states": [asdict(p) for p in summary.failed_states],
+    }
+
+
+def _apply(names: list[str], mode: str, progress: Progress) -> tuple[dict[str, Any], float]:
+    args = ["test=True"] if mode == "test" else []
+    progress.step(f"state.apply{' test=True' if args else ''} via salt-ssh on {', '.join(names)}")
+    started = time.monotonic()
+    run = salt_ssh(names, "state.apply", *args, roster=roster_path(lab.lab_dir()))
+    duration = time.monotonic() - started
+    return {name: summarize_states(run.returns.get(name, [f"no return: {run.stderr[-500:]}"]))
+            for name in names}, duration
+
+
+def deploy_lab(name: str, count: int, release: str, out: Path | None = None) -> int:
+    progress = Progress()
+    started_at = datetime.now(UTC)
+    hosts = lab.up(name, count, release, progress)
+    names = [h.name for h in hosts]
+    applied, apply_s = _apply(names, "apply", progress)
+    checked, check_s = _apply(names, "test", progress)
+    run_dir = (out or artifacts_dir() / "deploy") / utc_stamp(started_at)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for host in hosts:
+        first, second = applied[host.name], checked[host.name]
+        record = {
+            "schema": SCHEMA,
+            "run_id": run_dir.name,
+            "host": host.name,
+            "target": {"kind": "lab", "address": host.address, "release": host.release},
+            "started": started_at.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "runs": [_run_record("apply", first, apply_s), _run_record("test", second, check_s)],
+            "idempotent": second.success and second.changed == 0,
+        }
+        (run_dir / f"{host.name}.json").write_text(json.dumps(record, indent=2) + "\n")
+        verdict = "ok" if first.success and record["idempotent"] else "FAILED"
+        if verdict != "ok":
+            failed.append(host.name)
+        progress.step(
+            f"{verdict}: {first.ok + first.changed + first.failed} states, {first.changed} changed, "
+            f"{first.failed} failed; re-check test=True: {second.changed} would change", host.name)
+        for problem in first.failed_states:
+            progress.step(f"  failed {problem.id} ({problem.sls}): {problem.comment}", host.name)
+        for error in first.errors + second.errors:
+            progress.step(f"  error: {error[:500]}", host.name)
+    print(f"deploy {'FAILED on ' + ', '.join(failed) if failed else 'succeeded'} "
+          f"in {progress.elapsed():.0f}s; evidence: {run_dir}")
+    print(f"hosts stay up: `dsu lab ssh {names[0]}` to look, `dsu lab down {' '.join(names)}` "
+          "to remove them")
+    if failed:
+        raise DsuError(f"highstate failed or is not idempotent on {', '.join(failed)}",
+                       f"read {run_dir}")
+    return 0

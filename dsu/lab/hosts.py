@@ -1,0 +1,299 @@
+"""Lab host lifecycle: boot, wait for SSH, list, stop, and leave nothing behind.
+
+A host is `systemd-nspawn --boot` over a volatile overlay of the cached image: every write lands in
+a tmpfs inside nspawn's own mount namespace, so when nspawn exits its mounts and changes are gone
+and the image stays clean. Per-host settings (address, SSH key, apt proxy) are copied into place at
+boot by the image's seed unit from a read-only bind mount, so afterwards they are ordinary files.
+"""
+
+import ctypes
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dsu.errors import DsuError
+from dsu.lab import network, roster, system
+from dsu.lab.image import ensure_image
+from dsu.paths import state_dir
+from dsu.progress import Progress
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+SSH_WAIT_SECONDS = 90
+STOP_WAIT_SECONDS = 20
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class LabHost:
+    name: str
+    release: str
+    index: int
+    address: str
+    pid: int
+    started: float
+    host_key: str
+
+    def alive(self) -> bool:
+        try:
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return b"systemd-nspawn" in cmdline[0] and f"--machine={self.name}".encode() in cmdline
+
+
+def lab_dir() -> Path:
+    path = state_dir() / "lab"
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def _registry() -> Path:
+    path = lab_dir() / "hosts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@contextmanager
+def _lab_lock() -> Iterator[None]:
+    with open(lab_dir() / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def registered() -> list[LabHost]:
+    hosts = []
+    for entry in sorted(_registry().glob("*.json")):
+        hosts.append(LabHost(**json.loads(entry.read_text())))
+    return hosts
+
+
+def host_names(name: str, count: int) -> list[str]:
+    if not NAME_RE.match(name):
+        raise DsuError(f"invalid lab host name {name!r}",
+                       "use lowercase letters, digits and '-', starting with a letter, at most 31")
+    if count < 1:
+        raise DsuError("--count must be at least 1")
+    return [name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)]
+
+
+def ssh_key() -> Path:
+    key = lab_dir() / "id_ed25519"
+    if not key.exists():
+        system.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dsu-lab", "-f", str(key)],
+                   "generating the lab SSH key")
+    return key
+
+
+def ssh_argv(host: LabHost, *command: str, connect_timeout: int = 5) -> list[str]:
+    return ["ssh", "-i", str(ssh_key()), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+            "-o", f"ConnectTimeout={connect_timeout}",
+            "-o", f"UserKnownHostsFile={roster.known_hosts_path(lab_dir())}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR",
+            f"root@{host.address}", *command]
+
+
+def _seed(host: LabHost) -> Path:
+    """The files the image's seed unit copies to / at boot."""
+    seed = lab_dir() / "run" / host.name / "seed"
+    shutil.rmtree(seed.parent, ignore_errors=True)
+    files = {
+        "etc/systemd/network/10-dsu-lab.network": (
+            "# Written by dsu lab: this host's address on the lab bridge.\n"
+            "[Match]\nName=host0\n\n[Network]\n"
+            f"Address={host.address}/{network.subnet().prefixlen}\n"
+            f"Gateway={network.gateway()}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
+        ),
+        "etc/apt/apt.conf.d/01dsu-lab-proxy": network.apt_proxy_conf(),
+        "etc/hosts": f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n::1\tlocalhost ip6-localhost\n",
+        # No DNS in the lab (packages come through the proxy): fail lookups at once, not by timeout.
+        "etc/resolv.conf": "# dsu lab host: no DNS server is reachable\nnameserver 127.0.0.1\n",
+        "root/.ssh/authorized_keys": Path(f"{ssh_key()}.pub").read_text(),
+    }
+    for rel, text in files.items():
+        path = seed / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    seed.chmod(0o755)
+    (seed / "root").chmod(0o700)
+    (seed / "root/.ssh").chmod(0o700)
+    (seed / "root/.ssh/authorized_keys").chmod(0o600)
+    return seed
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _boot(host: LabHost, rootfs: Path, tie_to_parent: bool) -> int:
+    seed = _seed(host)
+    log = open(seed.parent / "console.log", "w")  # noqa: SIM115 - handed to the child
+    argv = [
+        "systemd-nspawn", "--quiet", f"--directory={rootfs}", "--boot", "--register=no",
+        "--keep-unit", "--volatile=overlay", f"--machine={host.name}",
+        f"--network-bridge={network.bridge_name()}", "--resolv-conf=off",
+        "--timezone=off", f"--bind-ro={seed}:/etc/dsu-lab/seed",
+    ]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            start_new_session=True,
+                            preexec_fn=_die_with_parent if tie_to_parent else None)
+    return proc.pid
+
+
+def _wait_for_ssh(host: LabHost, deadline: float) -> None:
+    log = lab_dir() / "run" / host.name / "console.log"
+    while True:
+        if not host.alive():
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            raise DsuError(f"lab host {host.name} stopped while booting: {' '.join(tail)}",
+                           f"see {log}")
+        probe = subprocess.run(ssh_argv(host, "true", connect_timeout=2), capture_output=True)
+        if probe.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise DsuError(f"lab host {host.name} did not answer SSH within {SSH_WAIT_SECONDS}s",
+                           f"see its console in {log}")
+        time.sleep(0.3)
+
+
+def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress | None = None,
+       tie_to_parent: bool = False) -> list[LabHost]:
+    """Boot *count* hosts (or reuse the ones already running under those names)."""
+    progress = progress or Progress()
+    names = host_names(name, count)
+    system.require_root()
+    system.require_tools()
+    rootfs = ensure_image(release, progress)
+    with _lab_lock():
+        state = lab_dir()
+        existing = {h.name: h for h in registered()}
+        for stale in [h for h in existing.values() if not h.alive()]:
+            _forget(stale)
+            del existing[stale.name]
+        network.ensure_bridge()
+        network.ensure_proxy(state)
+        used = {h.index for h in existing.values()}
+        host_key = (rootfs / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
+        host_key = " ".join(host_key)
+        hosts, booted = [], []
+        for host_name in names:
+            if host_name in existing:
+                if existing[host_name].release != release:
+                    raise DsuError(f"lab host {host_name} already runs {existing[host_name].release}",
+                                   f"dsu lab down {host_name} first")
+                progress.step("already running", host_name)
+                hosts.append(existing[host_name])
+                continue
+            index = min(set(range(1, 240)) - used)
+            used.add(index)
+            host = LabHost(host_name, release, index, network.host_address(index), 0, time.time(),
+                           host_key)
+            host.pid = _boot(host, rootfs, tie_to_parent)
+            (_registry() / f"{host_name}.json").write_text(json.dumps(asdict(host)))
+            progress.step(f"booting {release} at {host.address}", host_name)
+            hosts.append(host)
+            booted.append(host)
+        roster.write(state, registered(), ssh_key())
+    deadline = time.monotonic() + SSH_WAIT_SECONDS
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(booted))) as pool:
+            list(pool.map(lambda h: _wait_for_ssh(h, deadline), booted))
+    except BaseException:
+        for host in booted:
+            _stop(host)
+        raise
+    for host in booted:
+        progress.step("SSH answers", host.name)
+    return hosts
+
+
+def _kill_tree(pid: int) -> None:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    stack, tree = [pid], []
+    while stack:
+        current = stack.pop()
+        tree.append(current)
+        stack.extend(children.get(current, []))
+    for member in reversed(tree):
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _stop(host: LabHost) -> None:
+    if host.alive():
+        # nspawn turns SIGTERM into an orderly poweroff of the container's systemd.
+        os.kill(host.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while host.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if host.alive():
+            _kill_tree(host.pid)
+            while host.alive():
+                time.sleep(0.1)
+    _forget(host)
+
+
+def _forget(host: LabHost) -> None:
+    shutil.rmtree(lab_dir() / "run" / host.name, ignore_errors=True)
+    (_registry() / f"{host.name}.json").unlink(missing_ok=True)
+
+
+def down(names: list[str] | None = None, progress: Progress | None = None) -> list[str]:
+    """Stop the named hosts (all when *names* is None); the last one out removes bridge and proxy."""
+    progress = progress or Progress()
+    system.require_root()
+    with _lab_lock():
+        hosts = registered()
+        if names is not None:
+            known = {h.name for h in hosts}
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise DsuError(f"no lab host named {', '.join(unknown)}", "see dsu lab status")
+            hosts = [h for h in hosts if h.name in names]
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            list(pool.map(_stop, hosts))
+        for host in hosts:
+            progress.step("stopped", host.name)
+        remaining = registered()
+        if not remaining:
+            network.stop_proxy(lab_dir())
+            network.remove_bridge()
+        if remaining or hosts:
+            roster.write(lab_dir(), remaining, ssh_key())
+    return [h.name for h in hosts]
+
+
+def status() -> list[dict[str, str]]:
+    rows = []
+    for host in registered():
+        row = {"name": host.name, "release": host.release, "address": host.address,
+               "pid": str(host.pid), "uptime": f"{time.time() - host.started:.0f}s"}
+        if not host.alive():
+            row.update(state="stopped", pid1="-")
+        else:
+            probe = subprocess.run(
+                ssh_argv(host, "ps -p 1 -o comm=; systemctl is-system-running"),
+                capture_output=True, text=True)
+            lines = probe.stdout.split()
+            row.update(pid1=lines[0] if lines else "?",
+                       state=lines[1] if len(lines) > 1 else "unreachable")
+        rows.append(row)
+    return rows

@@ -1,0 +1,97 @@
+"""Run Salt from this checkout (salt-ssh with the repo's config) and read its JSON answers."""
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsu.errors import DsuError
+from dsu.paths import REPO_ROOT
+
+
+def salt_bin(name: str) -> str:
+    """The Salt script next to this interpreter (the project's venv), else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise DsuError(f"{name} is not installed", "run ./bootstrap.sh setup")
+    return found
+
+
+@dataclass
+class SaltRun:
+    returncode: int
+    returns: dict[str, Any]
+    stderr: str
+
+
+def salt_ssh(targets: list[str], fun: str, *args: str, roster: Path,
+             timeout: float | None = None) -> SaltRun:
+    """Call *fun* on *targets* through salt-ssh; one JSON document back, keyed by host."""
+    argv = [salt_bin("salt-ssh"), f"--roster-file={roster}", "--out=json", "--static",
+            "--no-color", "--log-level=warning", "-L", ",".join(targets), fun, *args]
+    proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+    try:
+        returns = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise DsuError(f"salt-ssh printed something that is not JSON: {proc.stdout[:200]!r}",
+                       "run the same salt-ssh command by hand to see its output") from exc
+    return SaltRun(proc.returncode, returns, proc.stderr)
+
+
+@dataclass
+class StateProblem:
+    id: str
+    sls: str
+    result: bool | None
+    changed: bool
+    comment: str
+
+
+@dataclass
+class StateSummary:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    changed_states: list[StateProblem] = field(default_factory=list)
+    failed_states: list[StateProblem] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return not self.errors and self.failed == 0
+
+
+def summarize_states(ret: Any) -> StateSummary:
+    """Count a state run's results. A list (render errors) or an SSH error dict is a failure."""
+    summary = StateSummary()
+    if isinstance(ret, list):
+        summary.errors = [str(e) for e in ret] or ["empty state return"]
+        return summary
+    if not isinstance(ret, dict) or not all(isinstance(v, dict) for v in ret.values()):
+        summary.errors = [json.dumps(ret)[:2000]]
+        return summary
+    if "retcode" in ret and ("stderr" in ret or "stdout" in ret):
+        summary.errors = [str(ret.get("stderr") or ret.get("stdout"))[-2000:]]
+        return summary
+    for key, state in sorted(ret.items(), key=lambda kv: kv[1].get("__run_num__", 0)):
+        parts = key.split("_|-")
+        problem = StateProblem(
+            id=state.get("__id__", parts[1] if len(parts) > 1 else key),
+            sls=state.get("__sls__", ""),
+            result=state.get("result"),
+            changed=bool(state.get("changes")),
+            comment=str(state.get("comment", ""))[:1000],
+        )
+        if state.get("result") is False:
+            summary.failed += 1
+            summary.failed_states.append(problem)
+        elif problem.changed or state.get("result") is None:
+            summary.changed += 1
+            summary.changed_states.append(problem)
+        else:
+            summary.ok += 1
+    return summary

@@ -1,0 +1,27 @@
+{#- core.bootstrap: base packages, standard directories, the host's facts on record. -#}
+{%- from tpldir ~ "/map.jinja" import bootstrap with context %}
+
+core-bootstrap-base-packages-installed:
+  pkg.installed:
+    - pkgs: {{ bootstrap.packages | json }}
+
+{%- for path, mode in bootstrap.directories | dictsort %}
+
+core-bootstrap-directory-{{ path }}:
+  file.directory:
+    - name: {{ path }}
+    - user: root
+    - group: root
+    - mode: '{{ mode }}'
+{%- endfor %}
+
+core-bootstrap-host-facts-recorded:
+  file.serialize:
+    - name: {{ bootstrap.facts_file }}
+    - serializer: json
+    - dataset: {{ salt["hostfacts.summary"]() | json }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - require:
+      - file: core-bootstrap-directory-{{ bootstrap.facts_file.rsplit("/", 1)[0] }}
