@@ -60,7 +60,13 @@ case "$command" in
     exec .venv/bin/dsu deploy --lab quickstart "$@" ;;
   test)
     require_root test; setup_system; setup_venv
-    exec .venv/bin/python -m pytest "$@" ;;
+    results=$(mktemp --suffix=.xml)
+    status=0
+    .venv/bin/python -m pytest --junitxml="$results" "$@" || status=$?
+    # Salt daemons may print shutdown chatter after pytest's summary; end with the counts.
+    .venv/bin/python -m dsu.testsummary "$results" || true
+    rm -f "$results"
+    exit "$status" ;;
   *)
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
