@@ -59,6 +59,7 @@ class StateSummary:
     errors: list[str] = field(default_factory=list)
     changed_states: list[StateProblem] = field(default_factory=list)
     failed_states: list[StateProblem] = field(default_factory=list)
+    sls: set[str] = field(default_factory=set)
 
     @property
     def success(self) -> bool:
@@ -86,6 +87,7 @@ def summarize_states(ret: Any) -> StateSummary:
             changed=bool(state.get("changes")),
             comment=str(state.get("comment", ""))[:1000],
         )
+        summary.sls.add(problem.sls)
         if state.get("result") is False:
             summary.failed += 1
             summary.failed_states.append(problem)

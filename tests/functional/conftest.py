@@ -27,6 +27,7 @@ def minion_opts(repo, tmp_path):
         module_dirs=[str(repo / "_modules")],
         states_dirs=[str(repo / "_states")],
         returner_dirs=[str(repo / "_returners")],
+        utils_dirs=[str(repo / "_utils")],
         id="functional",
     )
     opts["grains"] = salt.loader.grains(opts)

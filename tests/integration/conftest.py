@@ -4,16 +4,19 @@ Hosts booted here die with the test process (PR_SET_PDEATHSIG) and are stopped i
 also when a test fails or the run is interrupted.
 """
 
+import json
 import os
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 
 import pytest
 
 from dsu.errors import DsuError
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.saltrun import salt_ssh, summarize_states
+from dsu.saltrun import StateSummary, salt_ssh, summarize_states
 
 
 def _require_lab():
@@ -47,9 +50,89 @@ def on_host(host, command):
     return proc.stdout
 
 
-def apply_and_summarize(host, roster, *args):
+def apply_and_summarize(host, roster, *args, pillar=None):
+    if pillar is not None:
+        args = (*args, f"pillar={json.dumps(pillar)}")
     run = salt_ssh([host.name], "state.apply", *args, roster=roster)
     return summarize_states(run.returns.get(host.name, [run.stderr]))
+
+
+def states_by_id(host, sls, pillar):
+    """One test=True run: {state id: (result, comment)} for every state, skips included."""
+    run = salt_ssh([host.name], "state.apply", sls, "test=True", f"pillar={json.dumps(pillar)}",
+                   roster=roster_path(lab.lab_dir()))
+    ret = run.returns[host.name]
+    assert isinstance(ret, dict), ret
+    return {s["__id__"]: (s["result"], s["comment"]) for s in ret.values()}
+
+
+@dataclass
+class Converged:
+    first: StateSummary
+    check: StateSummary
+    again: StateSummary
+
+
+def converge(host, sls, pillar=None):
+    """Apply *sls* (a role, or "" for the highstate), then prove it idempotent: a test=True rerun
+    and a real re-apply must both succeed with zero changes. Returns all three summaries."""
+    roster = roster_path(lab.lab_dir())
+    target = (sls,) if sls else ()
+    started = time.monotonic()
+    first = apply_and_summarize(host, roster, *target, pillar=pillar)
+    first_s = time.monotonic() - started
+    assert first.success, f"{sls or 'highstate'} failed on {host.name}: {first.errors} " \
+                          f"{[(p.id, p.comment) for p in first.failed_states]}"
+    started = time.monotonic()
+    check = apply_and_summarize(host, roster, *target, "test=True", pillar=pillar)
+    check_s = time.monotonic() - started
+    assert check.success and check.changed == 0, \
+        f"test=True rerun would change: {[(p.id, p.comment) for p in check.changed_states]}"
+    started = time.monotonic()
+    again = apply_and_summarize(host, roster, *target, pillar=pillar)
+    again_s = time.monotonic() - started
+    assert again.success and again.changed == 0, \
+        f"re-apply changed: {[(p.id, p.comment) for p in again.changed_states]}"
+    TIMINGS.append((sls or "highstate", host.release, "pillar" if pillar else "", first_s,
+                    check_s, again_s))
+    return Converged(first, check, again)
+
+
+# (what, release, variant, first converge s, test=True s, re-apply s) of every converge() call.
+TIMINGS: list[tuple[str, str, str, float, float, float]] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not TIMINGS:
+        return
+    terminalreporter.section("converge timings (salt-ssh wall time, seconds)")
+    terminalreporter.line(f"{'what':<22}{'release':<10}{'variant':<8}{'first':>8}{'test':>8}"
+                          f"{'again':>8}")
+    for what, release, variant, first, check, again in TIMINGS:
+        terminalreporter.line(f"{what:<22}{release:<10}{variant:<8}{first:>8.1f}{check:>8.1f}"
+                              f"{again:>8.1f}")
+
+
+@pytest.fixture
+def fresh_host():
+    """Factory: boot a brand-new lab host (default Debian 12) for one test; gone afterwards."""
+    _require_lab()
+    booted = []
+
+    def boot(release="bookworm"):
+        name = f"f{os.getpid()}-{len(booted) + 1}"
+        try:
+            (host,) = lab.up(name, 1, release, tie_to_parent=True)
+        except DsuError as exc:
+            pytest.fail(f"the lab could not start: {exc.one_line()}")
+        booted.append(host)
+        return host
+
+    try:
+        yield boot
+    finally:
+        if booted:
+            lab.down([h.name for h in booted])
 
 
 @pytest.fixture

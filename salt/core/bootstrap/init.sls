@@ -4,6 +4,8 @@
 core-bootstrap-base-packages-installed:
   pkg.installed:
     - pkgs: {{ bootstrap.packages | json }}
+    # Every role's packages land in one apt transaction (requisite-aware in Salt 3008).
+    - aggregate: True
 
 {%- for path, mode in bootstrap.directories | dictsort %}
 
