@@ -85,6 +85,21 @@ def _deploy(args: argparse.Namespace) -> int:
                       Path(args.out) if args.out else None)
 
 
+def _idempotence(args: argparse.Namespace) -> int:
+    import json
+
+    from dsu.idempotence import benchmark
+
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()] if args.roles else None
+    try:
+        pillar = json.loads(args.pillar) if args.pillar else None
+    except json.JSONDecodeError as exc:
+        raise DsuError(f"--pillar is not JSON: {exc}", "pass a JSON object") from exc
+    return benchmark(roles, args.release, args.jobs, Path(args.out) if args.out else None,
+                     Path(args.baseline) if args.baseline else None, pillar,
+                     Path(args.extra_root) if args.extra_root else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dsu", description=__doc__)
     parser.add_argument("--version", action="version", version=f"dsu {__version__}")
@@ -129,6 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--release", choices=RELEASES, default="bookworm")
     deploy.add_argument("--out", help="artifact directory (default ci-artifacts/deploy)")
     deploy.set_defaults(func=_deploy)
+
+    idem = commands.add_parser("idempotence", help="converge, test=True rerun and re-apply each "
+                               "role on a fresh lab host; exit 0 only if all are idempotent")
+    idem.add_argument("--roles", help="comma-separated roles (default: all of core)")
+    idem.add_argument("--release", choices=RELEASES, default="bookworm")
+    idem.add_argument("--baseline", help="an earlier run directory (or its summary.json)")
+    idem.add_argument("--out", help="artifact directory (default ci-artifacts/idempotence)")
+    idem.add_argument("--jobs", type=int, default=2, help="roles benchmarked at once")
+    idem.add_argument("--pillar", help="pillar overrides for every run, as JSON")
+    idem.add_argument("--extra-root", help=argparse.SUPPRESS)  # fixture roles for the tests
+    idem.set_defaults(func=_idempotence)
     return parser
 
 

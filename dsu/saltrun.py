@@ -29,9 +29,10 @@ class SaltRun:
 
 
 def salt_ssh(targets: list[str], fun: str, *args: str, roster: Path,
-             timeout: float | None = None) -> SaltRun:
+             timeout: float | None = None, config_dir: Path | None = None) -> SaltRun:
     """Call *fun* on *targets* through salt-ssh; one JSON document back, keyed by host."""
-    argv = [salt_bin("salt-ssh"), f"--roster-file={roster}", "--out=json", "--static",
+    config = [f"--config-dir={config_dir}"] if config_dir else []
+    argv = [salt_bin("salt-ssh"), *config, f"--roster-file={roster}", "--out=json", "--static",
             "--no-color", "--log-level=warning", "-L", ",".join(targets), fun, *args]
     proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
     try:
@@ -49,6 +50,7 @@ class StateProblem:
     result: bool | None
     changed: bool
     comment: str
+    function: str = ""  # e.g. "cmd.run", from the state's tag
 
 
 @dataclass
@@ -86,6 +88,7 @@ def summarize_states(ret: Any) -> StateSummary:
             result=state.get("result"),
             changed=bool(state.get("changes")),
             comment=str(state.get("comment", ""))[:1000],
+            function=f"{parts[0]}.{parts[-1]}" if len(parts) == 4 else "",
         )
         summary.sls.add(problem.sls)
         if state.get("result") is False:

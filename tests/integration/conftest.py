@@ -102,7 +102,15 @@ def converge(host, sls, pillar=None):
 TIMINGS: list[tuple[str, str, str, float, float, float]] = []
 
 
+# Markdown reports (the idempotence benchmark's summary.md) to print at the end of the run.
+REPORTS: list[str] = []
+
+
 def pytest_terminal_summary(terminalreporter):
+    for report in REPORTS:
+        terminalreporter.section("report")
+        for line in report.splitlines():
+            terminalreporter.line(line)
     if not TIMINGS:
         return
     terminalreporter.section("converge timings (salt-ssh wall time, seconds)")

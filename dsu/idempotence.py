@@ -1,0 +1,246 @@
+"""The idempotence benchmark: each role converged on a fresh lab host, then a test=True rerun and a
+real re-apply, all three recorded; verdicts, problem clusters, artifacts, and a baseline delta."""
+
+import json
+import os
+import re
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsu.deploy import utc_stamp
+from dsu.errors import DsuError
+from dsu.lab import hosts as lab
+from dsu.lab.roster import roster_path
+from dsu.paths import REPO_ROOT, artifacts_dir
+from dsu.progress import Progress
+from dsu.saltrun import StateProblem, StateSummary, salt_ssh, summarize_states
+
+SCHEMA = "deploy-system-unified/idempotence-summary/v1"
+RUNS = ("apply", "test", "reapply")
+CLUSTERS = ("unsupported_argument", "environment_or_package", "unguarded_command", "role_specific")
+
+_UNSUPPORTED = re.compile(r"unexpected keyword|invalid (keyword )?argument|is not a valid|unknown "
+                          r"argument|takes no keyword|unsupported (argument|option)", re.I)
+_ENVIRONMENT = re.compile(r"no package|unable to locate package|not installed|command not found|"
+                          r"no such file|not found|not available|read-only file system|"
+                          r"permission denied|no installation candidate", re.I)
+
+
+def core_roles(init_sls: Path = REPO_ROOT / "salt/core/init.sls") -> list[str]:
+    """The roles `core` includes, in its order: the one list of what the benchmark covers."""
+    return re.findall(r"^\s*-\s*core\.(\w+)\s*$", init_sls.read_text(), re.M)
+
+
+def classify(problem: StateProblem, run: str) -> str:
+    """Put a failing or non-idempotent state into one cluster, by the evidence Salt gave."""
+    if _UNSUPPORTED.search(problem.comment):
+        return "unsupported_argument"
+    if problem.function.startswith("cmd.") and run != "apply":
+        return "unguarded_command"
+    if _ENVIRONMENT.search(problem.comment):
+        return "environment_or_package"
+    return "role_specific"
+
+
+@dataclass
+class RunRecord:
+    mode: str
+    duration_s: float
+    ok: int
+    changed: int
+    failed: int
+    errors: list[str]
+
+
+@dataclass
+class Problem:
+    run: str
+    id: str
+    sls: str
+    function: str
+    kind: str  # "failed" or "changed"
+    cluster: str
+    evidence: str
+
+
+@dataclass
+class RoleResult:
+    role: str
+    host: str
+    verdict: str = "failed"
+    runs: list[RunRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def verdict(summaries: list[StateSummary]) -> str:
+    if any(not s.success for s in summaries):
+        return "failed"
+    return "idempotent" if all(s.changed == 0 for s in summaries[1:]) else "not_idempotent"
+
+
+def _problems(run: str, summary: StateSummary) -> list[Problem]:
+    found = [Problem(run, "(render or transport)", "", "", "failed", "role_specific", e[:2000])
+             for e in summary.errors]
+    for kind, states in (("failed", summary.failed_states),
+                         ("changed", summary.changed_states if run != "apply" else [])):
+        for p in states:
+            found.append(Problem(run, p.id, p.sls, p.function, kind, classify(p, run),
+                                 (p.comment or "")[:2000]))
+    for problem in found:
+        if problem.id == "(render or transport)" and _UNSUPPORTED.search(problem.evidence):
+            problem.cluster = "unsupported_argument"
+    return found
+
+
+def run_role(role: str, index: int, release: str, pillar: dict[str, Any] | None,
+             progress: Progress, config_dir: Path | None) -> RoleResult:
+    name = f"i{os.getpid()}-{index}"
+    (host,) = lab.up(name, 1, release, progress, tie_to_parent=True)
+    result = RoleResult(role, host.name)
+    summaries = []
+    try:
+        args = [f"pillar={json.dumps(pillar)}"] if pillar else []
+        for mode in RUNS:
+            progress.step(f"core.{role}: {mode}", host.name)
+            started = time.monotonic()
+            run = salt_ssh([host.name], "state.apply", f"core.{role}", *args,
+                           *(["test=True"] if mode == "test" else []),
+                           roster=roster_path(lab.lab_dir()), config_dir=config_dir)
+            summary = summarize_states(run.returns.get(host.name, [run.stderr[-2000:]]))
+            summaries.append(summary)
+            result.runs.append(RunRecord(mode, round(time.monotonic() - started, 2), summary.ok,
+                                         summary.changed, summary.failed, summary.errors))
+            result.problems += _problems(mode, summary)
+            if mode == "apply" and not summary.success:
+                break  # a failed converge has no idempotence to prove
+    finally:
+        lab.down([host.name], progress)
+    result.verdict = verdict(summaries) if len(summaries) == len(RUNS) else "failed"
+    progress.step(f"core.{role}: {result.verdict}", host.name)
+    return result
+
+
+def _config_with_root(extra_root: Path, work: Path) -> Path:
+    """A copy of the repo's salt-ssh config whose file_roots also serve *extra_root* (fixtures)."""
+    master = yaml.safe_load((REPO_ROOT / "etc/salt/master").read_text())
+    master["file_roots"] = {"base": [str(REPO_ROOT / "salt"), str(extra_root.resolve())]}
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "master").write_text(yaml.safe_dump(master))
+    return work
+
+
+def delta(current: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """What changed since *baseline*: roles fixed, regressed, added or dropped; time change."""
+    before = {r["role"]: r["verdict"] for r in baseline["roles"]}
+    now = {r["role"]: r["verdict"] for r in current["roles"]}
+    both = sorted(set(before) & set(now))
+    return {
+        "baseline_run_id": baseline["run_id"],
+        "baseline_headline": baseline["headline"],
+        "fixed": [r for r in both if before[r] != "idempotent" and now[r] == "idempotent"],
+        "regressed": [r for r in both if before[r] == "idempotent" and now[r] != "idempotent"],
+        "only_in_baseline": sorted(set(before) - set(now)),
+        "only_in_this_run": sorted(set(now) - set(before)),
+        "time_change_s": round(current["duration_s"] - baseline["duration_s"], 2),
+    }
+
+
+def summarize(results: list[RoleResult], run_id: str, release: str, started: datetime,
+              duration: float, baseline: dict[str, Any] | None) -> dict[str, Any]:
+    counts = {v: sum(r.verdict == v for r in results)
+              for v in ("idempotent", "not_idempotent", "failed")}
+    summary = {
+        "schema": SCHEMA,
+        "run_id": run_id,
+        "release": release,
+        "started": started.isoformat(timespec="seconds"),
+        "duration_s": round(duration, 2),
+        "headline": f"{counts['idempotent']}/{len(results)} idempotent",
+        "totals": {"roles": len(results), **counts},
+        "roles": [asdict(r) for r in results],
+        "baseline": None,
+    }
+    if baseline is not None:
+        summary["baseline"] = delta(summary, baseline)
+    return summary
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    lines = [f"# Idempotence: {summary['headline']}", "",
+             f"Run `{summary['run_id']}` on Debian {summary['release']}, "
+             f"{summary['duration_s']:.0f} s. Each role: converge, `test=True` rerun, re-apply, "
+             "on a fresh lab host.", "",
+             "| role | verdict | changes (apply / test / reapply) | seconds (apply / test / reapply) "
+             "| clusters |", "| --- | --- | --- | --- | --- |"]
+    for role in summary["roles"]:
+        runs = {r["mode"]: r for r in role["runs"]}
+        changes = " / ".join(str(runs[m]["changed"]) if m in runs else "-" for m in RUNS)
+        seconds = " / ".join(f"{runs[m]['duration_s']:.1f}" if m in runs else "-" for m in RUNS)
+        clusters = ", ".join(sorted({p["cluster"] for p in role["problems"]})) or "-"
+        lines.append(f"| {role['role']} | {role['verdict']} | {changes} | {seconds} | {clusters} |")
+    if summary["baseline"]:
+        b = summary["baseline"]
+        lines += ["", f"## Against baseline `{b['baseline_run_id']}` ({b['baseline_headline']})", "",
+                  f"- fixed: {', '.join(b['fixed']) or 'none'}",
+                  f"- regressed: {', '.join(b['regressed']) or 'none'}",
+                  f"- only in baseline: {', '.join(b['only_in_baseline']) or 'none'}",
+                  f"- only in this run: {', '.join(b['only_in_this_run']) or 'none'}",
+                  f"- time change: {b['time_change_s']:+.1f} s"]
+    problems = [(r["role"], p) for r in summary["roles"] for p in r["problems"]]
+    if problems:
+        lines += ["", "## Problems", ""]
+        for role, p in sorted(problems, key=lambda rp: (rp[1]["kind"] != "failed", rp[0])):
+            lines.append(f"- **{role}** {p['run']}: {p['kind']} `{p['id']}` ({p['function'] or '?'}, "
+                         f"{p['cluster']}): {p['evidence'].splitlines()[0] if p['evidence'] else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    candidate = path / "summary.json" if path.is_dir() else path
+    try:
+        data = json.loads(candidate.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DsuError(f"cannot read baseline {candidate}: {exc}",
+                       "pass a run directory holding summary.json") from exc
+    if data.get("schema") != SCHEMA:
+        raise DsuError(f"{candidate} is not an idempotence summary ({data.get('schema')!r})")
+    return data
+
+
+def benchmark(roles: list[str] | None, release: str = "bookworm", jobs: int = 1,
+              out: Path | None = None, baseline: Path | None = None,
+              pillar: dict[str, Any] | None = None, extra_root: Path | None = None) -> int:
+    """Run the benchmark; write summary.json and summary.md; return 0 only if all are idempotent."""
+    progress = Progress()
+    known = core_roles()
+    if extra_root is not None:
+        known += [p.name for p in (extra_root / "core").iterdir() if (p / "init.sls").exists()]
+    chosen = roles or core_roles()
+    unknown = [r for r in chosen if r not in known]
+    if unknown:
+        raise DsuError(f"unknown role(s): {', '.join(unknown)}", f"choose from {', '.join(known)}")
+    previous = load_baseline(baseline) if baseline else None
+    started_at = datetime.now(UTC)
+    run_dir = (out or artifacts_dir() / "idempotence") / utc_stamp(started_at)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = _config_with_root(extra_root, run_dir / ".salt-config") if extra_root else None
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(
+            lambda item: run_role(item[1], item[0], release, pillar, progress, config),
+            enumerate(chosen, start=1)))
+    summary = summarize(results, run_dir.name, release, started_at, time.monotonic() - started,
+                        previous)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (run_dir / "summary.md").write_text(markdown(summary))
+    if config:
+        shutil.rmtree(config)
+    print(f"{summary['headline']} in {summary['duration_s']:.0f}s; evidence: {run_dir}")
+    return 0 if summary["totals"]["idempotent"] == len(results) else 1
