@@ -14,7 +14,6 @@ systems may already know the host by it.
 """
 
 import os
-import stat
 import uuid
 
 __virtualname__ = "host_identity"
@@ -68,12 +67,7 @@ def present(name, mode="0644", user="root", group="root"):
                 "overwritten: inspect the file, and remove it only if no other system "
                 "knows this host by it"))
             return ret
-        info = os.stat(name)
-        fixes = {}
-        if stat.S_IMODE(info.st_mode) != want_mode:
-            fixes["mode"] = f"{want_mode:04o}"
-        if (info.st_uid, info.st_gid) != (uid, gid):
-            fixes["owner"] = f"{user}:{group}"
+        fixes = __utils__["owned_file.drift"](name, want_mode, uid, gid, user, group)
         if not fixes:
             ret["comment"] = f"host identity {current} is in place"
             return ret

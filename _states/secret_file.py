@@ -18,7 +18,6 @@ back and compared with the pillar value by SHA-256 digest.
 
 import hashlib
 import os
-import stat
 
 import salt.utils.data
 
@@ -93,13 +92,9 @@ def present(name, value_key, mode="0600", user="root", group="root"):
 
     fixes = {}
     if os.path.exists(name):
-        info = os.stat(name)
         if _digest_of_file(name) != want:
             fixes["content"] = "rewritten"
-        if stat.S_IMODE(info.st_mode) != want_mode:
-            fixes["mode"] = f"{want_mode:04o}"
-        if (info.st_uid, info.st_gid) != (uid, gid):
-            fixes["owner"] = f"{user}:{group}"
+        fixes.update(__utils__["owned_file.drift"](name, want_mode, uid, gid, user, group))
     else:
         fixes["content"] = "written"
     if not fixes:

@@ -32,3 +32,14 @@ def write(path, data, mode, uid, gid):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def drift(path, mode, uid, gid, user, group):
+    """What differs between *path*'s mode/owner and the wanted ones: {"mode": …, "owner": …}."""
+    info = os.stat(path)
+    found = {}
+    if info.st_mode & 0o7777 != mode:
+        found["mode"] = f"{mode:04o}"
+    if (info.st_uid, info.st_gid) != (uid, gid):
+        found["owner"] = f"{user}:{group}"
+    return found
