@@ -100,6 +100,12 @@ def _idempotence(args: argparse.Namespace) -> int:
                      Path(args.extra_root) if args.extra_root else None)
 
 
+def _bench_health(args: argparse.Namespace) -> int:
+    from dsu.bench import bench_health
+
+    return bench_health(args.repeats, args.timeout, Path(args.out) if args.out else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dsu", description=__doc__)
     parser.add_argument("--version", action="version", version=f"dsu {__version__}")
@@ -155,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     idem.add_argument("--pillar", help="pillar overrides for every run, as JSON")
     idem.add_argument("--extra-root", help=argparse.SUPPRESS)  # fixture roles for the tests
     idem.set_defaults(func=_idempotence)
+
+    bench = commands.add_parser("bench", help="measurements on lab hosts (reports, not gates)")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True)
+    health = bench_commands.add_parser("health", help="health.check with 100 checks, 20 of them "
+                                       "endpoints that never answer, on a fresh lab host")
+    health.add_argument("--repeats", type=int, default=3)
+    health.add_argument("--timeout", type=float, default=1.0, help="per-check timeout, seconds")
+    health.add_argument("--out", help="artifact directory (default ci-artifacts/bench/health)")
+    health.set_defaults(func=_bench_health)
     return parser
 
 

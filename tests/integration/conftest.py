@@ -6,8 +6,11 @@ also when a test fails or the run is interrupted.
 
 import json
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -41,6 +44,28 @@ def lab_hosts():
 @pytest.fixture(scope="session")
 def roster(lab_hosts):
     return roster_path(lab.lab_dir())
+
+
+def wait_for(what, probe, explain, timeout=120):
+    """Poll *probe* once a second until it returns something true; fail with *explain()*."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(1)
+    pytest.fail(f"timed out waiting for {what}: {explain()}")
+
+
+@pytest.fixture(scope="session")
+def salt_factories_default_root_dir():
+    """Factory daemons' keys, caches and logs: one short directory per run (socket paths have a
+    length limit), removed afterwards instead of piling up under /tmp run after run."""
+    root = tempfile.mkdtemp(prefix="dsu-sf-")
+    try:
+        yield pathlib.Path(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def on_host(host, command):
@@ -121,6 +146,16 @@ def pytest_terminal_summary(terminalreporter):
                               f"{again:>8.1f}")
 
 
+def boot_host(name, release="bookworm"):
+    """Boot one new lab host tied to this process; the caller stops it (lab.down)."""
+    _require_lab()
+    try:
+        (host,) = lab.up(name, 1, release, tie_to_parent=True)
+    except DsuError as exc:
+        pytest.fail(f"the lab could not start: {exc.one_line()}")
+    return host
+
+
 @pytest.fixture
 def fresh_host():
     """Factory: boot a brand-new lab host (default Debian 12) for one test; gone afterwards."""
@@ -128,11 +163,7 @@ def fresh_host():
     booted = []
 
     def boot(release="bookworm"):
-        name = f"f{os.getpid()}-{len(booted) + 1}"
-        try:
-            (host,) = lab.up(name, 1, release, tie_to_parent=True)
-        except DsuError as exc:
-            pytest.fail(f"the lab could not start: {exc.one_line()}")
+        host = boot_host(f"f{os.getpid()}-{len(booted) + 1}", release)
         booted.append(host)
         return host
 

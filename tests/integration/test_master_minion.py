@@ -1,13 +1,12 @@
 """The same state through a salt-master started by pytest-salt-factories on this machine and a
 salt-minion running inside a lab host (never on this machine)."""
 
-import time
 
 import pytest
 
 from dsu.lab import minion, network
 from dsu.saltrun import summarize_states
-from tests.integration.conftest import on_host
+from tests.integration.conftest import on_host, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +22,6 @@ def salt_master(salt_factories, repo):
     )
     with factory.started():
         yield factory
-
-
-def _wait(what, probe, explain, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(1)
-    pytest.fail(f"timed out waiting for {what}: {explain()}")
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +40,11 @@ def lab_minion(salt_master, lab_hosts):
         return next((k for k in ("minions_pre", "minions") if host.name in listing.get(k, [])), None)
 
     # The factory's master may auto-accept; otherwise accept the pending key like an operator.
-    if _wait("the minion's key", key_state, explain) == "minions_pre":
+    if wait_for("the minion's key", key_state, explain) == "minions_pre":
         assert keys.run("-a", host.name, "-y").returncode == 0
     # Probe with a short timeout: a job published before the minion subscribed is never seen.
     probe = salt_master.salt_cli(timeout=10)
-    _wait("the minion to answer",
+    wait_for("the minion to answer",
           lambda: probe.run("test.ping", minion_tgt=host.name).data is True, explain)
     return host, salt_master.salt_cli(timeout=600)
 

@@ -1,7 +1,11 @@
 """salt-call --local on the server itself, from a checkout of this repo: nothing in /etc/salt."""
 
 import json
+import shlex
 import subprocess
+
+import jsonschema
+import pytest
 
 from dsu.lab import hosts as lab
 from dsu.lab import minion
@@ -25,10 +29,17 @@ def _salt_call(host, bindir, *args):
     return json.loads(out)["local"]
 
 
-def test_highstate_from_a_checkout_with_salt_call_local(repo, lab_hosts):
+@pytest.fixture(scope="module")
+def checkout_host(repo, lab_hosts):
+    """The salt-call host with the pinned salt and a copy of this checkout in /srv/dsu."""
     host = lab_hosts[2]
     bindir = minion.install_salt(host)
     _copy_checkout(repo, host, "/srv/dsu")
+    return host, bindir
+
+
+def test_highstate_from_a_checkout_with_salt_call_local(checkout_host):
+    host, bindir = checkout_host
     assert on_host(host, "test -e /etc/salt/minion && echo yes || echo no").strip() == "no"
 
     # The repo's custom module is found without any sync step.
@@ -42,3 +53,20 @@ def test_highstate_from_a_checkout_with_salt_call_local(repo, lab_hosts):
 
     again = _salt_call(host, bindir, "state.apply")
     assert [k for k, s in again.items() if s["changes"]] == []
+
+
+def test_health_check_returner_writes_the_artifacts_on_the_server(checkout_host, schema):
+    host, bindir = checkout_host
+    checks = json.dumps({"use_defaults": False, "units": {"ssh.service": {}}, "disks": {"/": {}}})
+    summary = _salt_call(host, bindir, "health.check", "run_id=local-returner",
+                         shlex.quote(f"checks={checks}"), "--return", "health_json")
+    assert summary["overall_status"] == "pass", summary
+    base = "/var/lib/deploy-system/health"
+    written = json.loads(on_host(host, f"cat {base}/local-returner/{summary['host']}.json"))
+    jsonschema.validate(written, schema("health-check.v1.json"))
+    assert written == summary
+    assert on_host(host, f"cat {base}/LATEST_RUN.txt").strip() == "local-returner"
+    assert summary["host"] in on_host(host, f"cat {base}/local-returner/summary.md")
+    # On the server itself the returner also keeps the host-side copy.
+    assert json.loads(on_host(host, f"cat {base}/{summary['host']}.json"))["run_id"] == \
+        "local-returner"

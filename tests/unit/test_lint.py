@@ -19,6 +19,7 @@ def test_ruff_clean(repo):
 
 def test_salt_lint_clean(repo):
     sls = sorted(str(p.relative_to(repo)) for p in (repo / "salt").rglob("*.sls"))
-    sls += sorted(str(p.relative_to(repo)) for p in (repo / "pillar").rglob("*.sls"))
+    sls += sorted(str(p.relative_to(repo)) for d in ("pillar", "reactor")
+                  for p in (repo / d).rglob("*.sls"))
     proc = subprocess.run([_tool("salt-lint"), *sls], cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

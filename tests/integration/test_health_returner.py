@@ -1,0 +1,31 @@
+"""A plain salt-ssh health.check (no --return) leaves the operator-side artifacts: etc/salt/master
+makes health_json the job cache, which salt-ssh hands every host's return to."""
+
+import json
+import os
+
+import jsonschema
+import yaml
+
+from dsu.saltrun import salt_ssh
+
+
+def test_salt_ssh_health_check_writes_operator_artifacts(lab_hosts, roster, repo, schema):
+    host = lab_hosts[0]
+    master = yaml.safe_load((repo / "etc" / "salt" / "master").read_text())
+    assert master["master_job_cache"] == "health_json"
+    base = repo / master["health_json.base"]  # relative to the checkout's root, where salt-ssh runs
+    run_id = f"it-returner-{os.getpid()}"
+
+    run = salt_ssh([host.name], "health.check", f"run_id={run_id}", roster=roster, timeout=300)
+
+    returned = run.returns[host.name]
+    assert isinstance(returned, dict) and returned.get("run_id") == run_id, (returned, run.stderr)
+    artifact = base / run_id / f"{host.name}.json"
+    written = json.loads(artifact.read_text())
+    jsonschema.Draft202012Validator(schema("health-check.v1.json")).validate(written)
+    assert written == returned
+    assert (base / "LATEST_RUN.txt").read_text() == f"{run_id}\n"
+    markdown = (base / run_id / "summary.md").read_text()
+    assert f"- **{host.name}**: {returned['overall_status'].upper()}" in markdown
+    assert "health_json" not in run.stderr  # no delivery error logged
