@@ -17,7 +17,9 @@ salt-call, the exit code turns non-zero; under salt-ssh, the logged error is the
 
 As ``master_job_cache`` (salt-ssh on the operator side, or a master) it gives every job-cache
 function of ``local_cache`` and stores each return there too, so salt-ssh runs leave the operator
-side's artifacts while ``jobs.lookup_jid`` keeps working.
+side's artifacts while ``jobs.lookup_jid`` keeps working. Returns of functions that return pillar
+data (``pillar.*``, ``config.get``) are stored as a placeholder: the job cache never holds
+decrypted secrets.
 
 CLI Example:
 
@@ -107,6 +109,17 @@ def _deliver(summaries, options):
     return failure
 
 
+# Functions whose return is pillar data, decrypted secrets included: the job cache keeps that
+# such a job ran, not what it returned.
+UNCACHED_RETURNS = ("pillar.", "config.get", "config.option")
+
+
+def _cacheable(ret):
+    if not str(ret.get("fun", "")).startswith(UNCACHED_RETURNS):
+        return ret
+    return {**ret, "return": f"<not cached: {ret.get('fun')} returns pillar data>"}
+
+
 def returner(ret):
     """
     Write the health summaries in *ret*; as the job cache, also store *ret* in ``local_cache``.
@@ -127,7 +140,7 @@ def returner(ret):
         failure = _deliver(summaries, options)
     finally:
         if _is_job_cache():
-            _local_cache("returner")(ret)
+            _local_cache("returner")(_cacheable(ret))
             # salt-ssh gives its target list to save_load only when the job cache is named
             # local_cache; recording each host that returns keeps the job's minion list complete.
             _local_cache("save_minions")(ret["jid"], [ret["id"]])

@@ -1,8 +1,12 @@
-"""`dsu bench health`: how long `health.check` takes on a real lab host with 100 checks, 20 of
-which point at endpoints that never answer. The claim measured: the run is bounded by the
-longest single timeout, not the sum of them."""
+"""`dsu bench`: measurements reported, never asserted.
+
+- `health`: `health.check` on a real lab host with 100 checks, 20 of which point at endpoints that
+  never answer; the claim measured: the run is bounded by the longest single timeout.
+- `sops`: decrypting one SOPS file of 1,000 values and 50 files of 20 values, with ours and with
+  the real sops binary."""
 
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -146,10 +150,103 @@ def bench_health(repeats: int, timeout_s: float, out: Path | None = None) -> int
         report = health_bench(host, repeats, timeout_s, progress)
     finally:
         lab.down([name], progress)
-    run_dir = (out or artifacts_dir() / "bench" / "health") / utc_stamp()
+    _publish(report, markdown(report), out or artifacts_dir() / "bench" / "health", progress)
+    return 0 if report["bounded_by_one_timeout"] else 1
+
+
+def _publish(report: dict[str, Any], text: str, base: Path, progress: Progress) -> None:
+    """Write report.json and report.md into a new UTC-stamped run directory; print the summary."""
+    run_dir = base / utc_stamp()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (run_dir / "report.md").write_text(markdown(report))
-    print(markdown(report).rstrip())
+    (run_dir / "report.md").write_text(text)
+    print(text.rstrip())
     print(f"benchmark done in {progress.elapsed():.0f}s; evidence: {run_dir}")
-    return 0 if report["bounded_by_one_timeout"] else 1
+
+
+SOPS_SCHEMA = "deploy-system-unified/bench-sops/v1"
+
+
+def _timed(func: Any, repeats: int) -> float:
+    """Median wall time of *repeats* calls, in milliseconds."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        func()
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 1)
+
+
+def _sops_layouts(lib: Any, work: Path, fingerprint: str, home: str) -> dict[str, list[Path]]:
+    """The two layouts: one file of 1,000 values, 50 files of 20 values each."""
+    layouts: dict[str, list[Path]] = {"1x1000": [], "50x20": []}
+    for name, files, values in (("1x1000", 1, 1000), ("50x20", 50, 20)):
+        for n in range(files):
+            data = {"secrets": {"values": {f"key_{n}_{i}": f"value-{n}-{i}-" + "x" * 24
+                                           for i in range(values)}}}
+            path = work / f"{name}-{n}.yaml"
+            path.write_text(lib.encrypt_data(data, "yaml", pgp=[fingerprint], gnupg_home=home))
+            layouts[name].append(path)
+    return layouts
+
+
+def sops_bench(work: Path, repeats: int = 3, progress: Progress | None = None) -> dict[str, Any]:
+    """Decrypt the same SOPS files with ours (one data-key decryption per file) and with the
+    real sops binary (when installed), in a throwaway GnuPG home under *work*."""
+    from dsu.saltrun import salt_bin
+    from dsu.secrets import sopsfile
+
+    progress = progress or Progress()
+    lib = sopsfile()
+    home = work / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback",
+           "--passphrase", ""]
+    try:
+        made = subprocess.run([*gpg, "--status-fd", "1", "--quick-gen-key", "dsu bench <bench@dsu>",
+                               "future-default", "default", "never"], capture_output=True, text=True)
+        fingerprint = next(line.split()[-1] for line in made.stdout.splitlines()
+                           if "KEY_CREATED" in line)
+        progress.step("writing SOPS files: 1 x 1000 values, 50 x 20 values")
+        layouts = _sops_layouts(lib, work, fingerprint, str(home))
+        try:
+            sops = salt_bin("sops")
+        except DsuError:
+            sops = None
+        env = {**os.environ, "GNUPGHOME": str(home)}
+        results = {}
+        for name, files in layouts.items():
+            progress.step(f"{name}: decrypting with dsu (python)")
+            ours = _timed(lambda files=files: [lib.decrypt_file(str(f), str(home)) for f in files],
+                          repeats)
+            real = None
+            if sops:
+                progress.step(f"{name}: decrypting with the sops binary")
+                argv = [sops, "--disable-version-check", "-d"]
+                real = _timed(lambda files=files, argv=argv: [subprocess.run(
+                    [*argv, str(f)], env=env, check=True, capture_output=True) for f in files],
+                    repeats)
+            results[name] = {"files": len(files), "ours_ms": ours, "sops_binary_ms": real}
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+    return {"schema": SOPS_SCHEMA, "measured": datetime.now(UTC).isoformat(timespec="seconds"),
+            "repeats": repeats, "layouts": results}
+
+
+def sops_markdown(report: dict[str, Any]) -> str:
+    lines = ["# SOPS decryption benchmark", "",
+             "| layout | files | dsu (python) ms | sops binary ms |", "| --- | --- | --- | --- |"]
+    for name, row in report["layouts"].items():
+        real = row["sops_binary_ms"] if row["sops_binary_ms"] is not None else "n/a"
+        lines.append(f"| {name} | {row['files']} | {row['ours_ms']} | {real} |")
+    return "\n".join(lines) + "\n"
+
+
+def bench_sops(repeats: int, out: Path | None = None) -> int:
+    import tempfile
+
+    progress = Progress()
+    with tempfile.TemporaryDirectory(prefix="dsu-bench-sops-") as tmp:
+        report = sops_bench(Path(tmp), repeats, progress)
+    _publish(report, sops_markdown(report), out or artifacts_dir() / "bench" / "sops", progress)
+    return 0

@@ -106,6 +106,98 @@ def _bench_health(args: argparse.Namespace) -> int:
     return bench_health(args.repeats, args.timeout, Path(args.out) if args.out else None)
 
 
+def _secrets_decrypt(args: argparse.Namespace) -> int:
+    from dsu.secrets import decrypt_to_json
+
+    print(decrypt_to_json(Path(args.file)))
+    return 0
+
+
+def _secrets_encrypt(args: argparse.Namespace) -> int:
+    from dsu.secrets import encrypt_file
+
+    written = encrypt_file(Path(args.file), Path(args.output) if args.output else None,
+                           args.pgp or [], args.age or [],
+                           Path(args.config) if args.config else None)
+    print(f"encrypted: {written}", file=sys.stderr)
+    return 0
+
+
+def _secrets_gpg_encrypt(args: argparse.Namespace) -> int:
+    from dsu.secrets import gpg_encrypt_value
+
+    # The value comes on stdin, never as an argument: argv is visible to every local user.
+    value = sys.stdin.buffer.read()
+    if args.strip_newline:
+        value = value.rstrip(b"\n")
+    print(gpg_encrypt_value(value, args.recipient or []), end="")
+    return 0
+
+
+def _secrets_migrate(args: argparse.Namespace) -> int:
+    from dsu.secretsmigrate import migrate
+    from dsu.secretspillar import layout_for
+
+    action = next(a for a in ("check", "dual", "apply", "rollback") if getattr(args, a))
+    return migrate(layout_for(args.root), action)
+
+
+def _secrets_rotate(args: argparse.Namespace) -> int:
+    from dsu.secretspillar import layout_for, normal_fingerprint
+    from dsu.secretsrotate import Change, run
+
+    change = None
+    if args.secrets_command != "rotate":
+        kind, key = ("pgp", normal_fingerprint(args.pgp)) if args.pgp else ("age", args.age)
+        change = Change(args.secrets_command, kind, key, getattr(args, "group", None))
+    return run(layout_for(args.root), [Path(f) for f in args.files], args.all, change)
+
+
+def _add_secrets_operations(commands: argparse._SubParsersAction) -> None:
+    """`dsu secrets migrate|rotate|add-recipient|remove-recipient` (dsu/secretsmigrate.py,
+    dsu/secretsrotate.py)."""
+    root_help = "checkout holding pillar/ and .sops.yaml (default: nearest with " \
+                "pillar/secrets/provider.yaml from here up)"
+    migrate = commands.add_parser(
+        "migrate", help="prove the GPG -> SOPS cutover criteria; switch secrets:provider")
+    action = migrate.add_mutually_exclusive_group(required=True)
+    action.add_argument("--check", action="store_true", help="report every unmet criterion; exit 1 if any")
+    action.add_argument("--dual", action="store_true",
+                        help="provider: dual (both compiled, GPG wins) once every file decrypts")
+    action.add_argument("--apply", action="store_true", help="provider: sops, only if --check passes")
+    action.add_argument("--rollback", action="store_true", help="provider: gpg (secret files untouched)")
+    migrate.add_argument("--root", help=root_help)
+    migrate.set_defaults(func=_secrets_migrate)
+    for name, text in (("rotate", "re-encrypt SOPS files with a new data key, same recipients"),
+                       ("add-recipient", "add a recipient to SOPS files (new data key)"),
+                       ("remove-recipient", "remove a recipient from SOPS files (new data key)")):
+        sub = commands.add_parser(name, help=text)
+        if name != "rotate":
+            key = sub.add_mutually_exclusive_group(required=True)
+            key.add_argument("--pgp", metavar="FINGERPRINT")
+            key.add_argument("--age", metavar="RECIPIENT")
+        if name == "add-recipient":
+            sub.add_argument("--group", type=int, help="key group (1-based) on files with several")
+        sub.add_argument("files", nargs="*", metavar="FILE")
+        sub.add_argument("--all", action="store_true",
+                         help="every SOPS file in the targets of pillar/secrets/provider.yaml")
+        sub.add_argument("--root", help=root_help)
+        sub.set_defaults(func=_secrets_rotate)
+
+
+def _bench_sops(args: argparse.Namespace) -> int:
+    from dsu.bench import bench_sops
+
+    return bench_sops(args.repeats, Path(args.out) if args.out else None)
+
+
+def _preflight(args: argparse.Namespace) -> int:
+    from dsu.preflight import preflight
+
+    path = lambda value: Path(value) if value else None  # noqa: E731
+    return preflight(args.target, path(args.roster_file), path(args.config_dir), path(args.pillar_root))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dsu", description=__doc__)
     parser.add_argument("--version", action="version", version=f"dsu {__version__}")
@@ -162,6 +254,38 @@ def build_parser() -> argparse.ArgumentParser:
     idem.add_argument("--extra-root", help=argparse.SUPPRESS)  # fixture roles for the tests
     idem.set_defaults(func=_idempotence)
 
+    secrets = commands.add_parser("secrets", help="SOPS files and GPG pillar values")
+    secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)
+    decrypt = secrets_commands.add_parser("decrypt", help="print a SOPS file decrypted, as JSON")
+    decrypt.add_argument("file")
+    decrypt.set_defaults(func=_secrets_decrypt)
+    encrypt = secrets_commands.add_parser(
+        "encrypt", help="encrypt a plaintext YAML/JSON file as SOPS (in place unless --output); "
+        "recipients from --pgp/--age or the matching .sops.yaml creation rule")
+    encrypt.add_argument("file")
+    encrypt.add_argument("--output", help="write here instead of replacing FILE")
+    encrypt.add_argument("--pgp", action="append", metavar="FINGERPRINT")
+    encrypt.add_argument("--age", action="append", metavar="RECIPIENT")
+    encrypt.add_argument("--config", help=".sops.yaml to use (default: nearest from here up)")
+    encrypt.set_defaults(func=_secrets_encrypt)
+    gpg_value = secrets_commands.add_parser(
+        "gpg-encrypt", help="encrypt a value read from stdin for the GPG pillar (#!yaml|gpg)")
+    gpg_value.add_argument("--recipient", action="append", metavar="FINGERPRINT")
+    gpg_value.add_argument("--strip-newline", action="store_true",
+                           help="drop trailing newlines of the input (echo adds one)")
+    gpg_value.set_defaults(func=_secrets_gpg_encrypt)
+    _add_secrets_operations(secrets_commands)
+
+    preflight = commands.add_parser(
+        "preflight", help="before any change: secrets files decrypt, no plaintext secret in plain "
+        "pillar, key directories private, then the pillar compiles for TARGET with every required "
+        "secret (salt-ssh, nothing changed); exit 1 listing every problem")
+    preflight.add_argument("target", help="a roster name: a running lab host, or one in --roster-file")
+    preflight.add_argument("--roster-file", help="salt-ssh roster with TARGET (default: the lab's)")
+    preflight.add_argument("--config-dir", help="Salt config directory (default etc/salt)")
+    preflight.add_argument("--pillar-root", help="check this pillar tree instead of pillar_roots")
+    preflight.set_defaults(func=_preflight)
+
     bench = commands.add_parser("bench", help="measurements on lab hosts (reports, not gates)")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)
     health = bench_commands.add_parser("health", help="health.check with 100 checks, 20 of them "
@@ -170,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--timeout", type=float, default=1.0, help="per-check timeout, seconds")
     health.add_argument("--out", help="artifact directory (default ci-artifacts/bench/health)")
     health.set_defaults(func=_bench_health)
+    sops = bench_commands.add_parser("sops", help="SOPS decryption: 1 file of 1,000 values and 50 "
+                                     "files of 20, ours against the sops binary")
+    sops.add_argument("--repeats", type=int, default=3)
+    sops.add_argument("--out", help="artifact directory (default ci-artifacts/bench/sops)")
+    sops.set_defaults(func=_bench_sops)
     return parser
 
 

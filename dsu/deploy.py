@@ -1,4 +1,5 @@
-"""The canonical deploy path against lab hosts: boot, highstate over salt-ssh, verify, record."""
+"""The canonical deploy path against lab hosts: boot, preflight, highstate over salt-ssh, verify,
+record."""
 
 import json
 import time
@@ -11,6 +12,7 @@ from dsu.errors import DsuError
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
 from dsu.paths import artifacts_dir
+from dsu.preflight import preflight
 from dsu.progress import Progress
 from dsu.saltrun import StateSummary, salt_ssh, summarize_states
 
@@ -37,7 +39,10 @@ def _apply(names: list[str], mode: str, progress: Progress) -> tuple[dict[str, A
     args = ["test=True"] if mode == "test" else []
     progress.step(f"state.apply{' test=True' if args else ''} via salt-ssh on {', '.join(names)}")
     started = time.monotonic()
-    run = salt_ssh(names, "state.apply", *args, roster=roster_path(lab.lab_dir()))
+    # The last run wipes salt-ssh's working directory on the hosts: its state bundle would keep
+    # the decrypted pillar there until the next run.
+    run = salt_ssh(names, "state.apply", *args, roster=roster_path(lab.lab_dir()),
+                   wipe=mode == "test")
     duration = time.monotonic() - started
     return {name: summarize_states(run.returns.get(name, [f"no return: {run.stderr[-500:]}"]))
             for name in names}, duration
@@ -48,6 +53,12 @@ def deploy_lab(name: str, count: int, release: str, out: Path | None = None) -> 
     started_at = datetime.now(UTC)
     hosts = lab.up(name, count, release, progress)
     names = [h.name for h in hosts]
+    # Before any change: secrets files decrypt, required keys exist, nothing plaintext (see
+    # docs/preflight.md). A failed preflight leaves the hosts untouched.
+    refused = [h.name for h in hosts if preflight(h.name, progress=progress) != 0]
+    if refused:
+        raise DsuError(f"preflight failed on {', '.join(refused)}; nothing was changed",
+                       "fix the problems listed above, then deploy again")
     applied, apply_s = _apply(names, "apply", progress)
     checked, check_s = _apply(names, "test", progress)
     run_dir = (out or artifacts_dir() / "deploy") / utc_stamp(started_at)

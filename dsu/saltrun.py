@@ -29,11 +29,15 @@ class SaltRun:
 
 
 def salt_ssh(targets: list[str], fun: str, *args: str, roster: Path,
-             timeout: float | None = None, config_dir: Path | None = None) -> SaltRun:
-    """Call *fun* on *targets* through salt-ssh; one JSON document back, keyed by host."""
+             timeout: float | None = None, config_dir: Path | None = None,
+             log_level: str = "warning", wipe: bool = False) -> SaltRun:
+    """Call *fun* on *targets* through salt-ssh; one JSON document back, keyed by host. *wipe*
+    removes salt-ssh's working directory on the target afterwards, including the state bundle
+    whose pillar.json holds the decrypted pillar."""
     config = [f"--config-dir={config_dir}"] if config_dir else []
+    config += ["--wipe"] if wipe else []
     argv = [salt_bin("salt-ssh"), *config, f"--roster-file={roster}", "--out=json", "--static",
-            "--no-color", "--log-level=warning", "-L", ",".join(targets), fun, *args]
+            "--no-color", f"--log-level={log_level}", "-L", ",".join(targets), fun, *args]
     proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
     try:
         returns = json.loads(proc.stdout) if proc.stdout.strip() else {}

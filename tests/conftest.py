@@ -8,6 +8,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "docs" / "schemas"
 
+# Key and real-sops fixtures for the SOPS tests of every layer.
+pytest_plugins = ["tests.sopskeys"]
+
 
 def _terminate(signum, frame):
     # Turn SIGTERM (CI cancelling, a timeout) into KeyboardInterrupt so fixtures tear down hosts.

@@ -148,3 +148,16 @@ def test_as_master_job_cache_it_hands_the_job_to_local_cache(tmp_path, valid):
     assert jid in rets["health_json.get_jids"]()
     assert rets["health_json.get_endtime"](jid) == "2026-01-01 00:00:02"
     assert list((tmp_path / "cache" / "jobs").rglob("return.p"))
+
+
+def test_as_job_cache_it_keeps_no_pillar_data(tmp_path):
+    rets = _returners(tmp_path, "master", master_job_cache="health_json")
+    local = _returners(tmp_path, "master")
+    jid = rets["health_json.prep_jid"]()
+    rets["health_json.save_load"](jid, {"jid": jid, "fun": "pillar.items", "arg": []})
+    rets["health_json.returner"](_job({"secrets": {"values": {"db": "hunter2-canary"}}}, jid=jid,
+                                      fun="pillar.items"))
+    stored = local["local_cache.get_jid"](jid)["web1"]["return"]
+    assert stored == "<not cached: pillar.items returns pillar data>"
+    assert not any(b"hunter2-canary" in p.read_bytes()
+                   for p in (tmp_path / "cache").rglob("*") if p.is_file())

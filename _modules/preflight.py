@@ -1,0 +1,115 @@
+"""
+Preflight assertions on a host's compiled pillar, before any change. Read-only.
+
+``dsu preflight <host>`` checks on the operator's side what can be checked there (the secrets
+files decrypt, no plaintext secret in plain pillar, key directories are private); this module
+checks what only the pillar compiled for one host can tell:
+
+- every name in ``secrets:required`` (declared in pillar/secrets/provider.yaml) has a value under
+  ``secrets:values`` (``core:secrets:values_key`` if that is set);
+- unless told otherwise, so has every value ``core:secrets:files:<file>:value`` names: the files
+  ``core.secrets`` would write;
+- ``deploy:profile``, when set, is one of the known profiles.
+
+A problem names a pillar key, never a value.
+"""
+
+import salt.utils.data
+
+__virtualname__ = "preflight"
+
+PROFILES = ("production", "hardened", "ephemeral", "dev")
+DEFAULT_VALUES_KEY = "secrets:values"
+_MISSING = object()
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _get(key, default=_MISSING):
+    return salt.utils.data.traverse_dict_and_list(__pillar__, key, default, delimiter=":")
+
+
+def _value_problem(path, why):
+    """What is wrong with the secret at pillar key *path* (None: nothing), *why* it is needed."""
+    value = _get(path)
+    if value is _MISSING:
+        return f"{path} is missing ({why})"
+    if value is None or value == "":
+        return f"{path} is empty ({why})"
+    if isinstance(value, (dict, list)):
+        # core.secrets writes single values only and fails the state on anything else
+        return f"{path} is a {'mapping' if isinstance(value, dict) else 'list'}, not a single value ({why})"
+    return None
+
+
+def _names(required):
+    if required in (_MISSING, None):
+        return [], []
+    if not isinstance(required, list) or not all(isinstance(n, str) and n for n in required):
+        return [], ["secrets:required must be a list of secret names"]
+    return required, []
+
+
+def secrets(file_values=True):
+    """
+    Problems with the secrets of this host's pillar, as a list of one-line strings (empty: none).
+
+    file_values
+        Also require every value named by ``core:secrets:files`` (default True).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' preflight.secrets
+        salt '*' preflight.secrets file_values=False
+    """
+    values_key = _get("core:secrets:values_key", None) or DEFAULT_VALUES_KEY
+    names, problems = _names(_get("secrets:required"))
+    wanted = {name: "listed in secrets:required" for name in names}
+    files = _get("core:secrets:files", None) or {}
+    if file_values and not isinstance(files, dict):
+        problems.append("core:secrets:files must be a mapping of file name to {value: <name>}")
+    elif file_values:
+        for file_name, spec in sorted(files.items()):
+            name = spec.get("value") if isinstance(spec, dict) else None
+            if not isinstance(name, str) or not name:
+                problems.append(f"core:secrets:files:{file_name} names no value")
+            else:
+                wanted.setdefault(name, f"core.secrets writes it to {file_name}")
+    for name, why in wanted.items():
+        problem = _value_problem(f"{values_key}:{name}", why)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def profile():
+    """
+    Problems with ``deploy:profile`` (empty list: unset, or a known profile).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' preflight.profile
+    """
+    value = _get("deploy:profile", None)
+    if value is None or value in PROFILES:
+        return []
+    return [f"deploy:profile is {value!r}, not one of {', '.join(PROFILES)}"]
+
+
+def problems(file_values=True):
+    """
+    Every preflight problem of this host's pillar (``secrets`` and ``profile``), one line each.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' preflight.problems
+    """
+    return secrets(file_values=file_values) + profile()

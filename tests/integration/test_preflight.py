@@ -1,0 +1,127 @@
+"""`dsu preflight` end to end against a real Debian 12 lab host: the CLI as a subprocess, pointed at
+temporary pillar trees (--pillar-root) and a Salt config whose gpg_keydir holds the test key
+(--config-dir), salt-ssh to the host with the lab's roster.
+
+- a broken setup (tampered, undecryptable and plaintext SOPS files, an undecryptable and a malformed
+  GPG file, a listed file that does not exist, a plaintext password in plain pillar, a 0755 key
+  directory, required secrets missing from the host's pillar, an unknown deploy:profile) exits 1
+  listing every problem, and no secret value is printed;
+- a host whose pillar cannot compile (a tampered SOPS file targeted at it) exits 1 saying so;
+- a clean setup exits 0;
+- and the host is unchanged by all of it: nothing under /etc, /var, /srv, /usr, /opt, /root, /home
+  or /boot is newer than a stamp taken before, the package list and the mount table are the same.
+  Two things are expected to change and are left out: salt-ssh's own thin directory
+  (/var/tmp/.root_<hash>_salt, which every salt-ssh call updates) and the systemd journal (every
+  SSH login is logged).
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from dsu.lab import hosts as lab
+from dsu.lab.roster import roster_path
+from dsu.saltrun import salt_ssh
+from tests.conftest import REPO
+from tests.integration.conftest import boot_host, on_host
+from tests.preflighttree import CANARIES, PLAINTEXT, write_tree
+from tests.sopskeys import gnupg_home_at, key_env
+
+STAMP = "/run/dsu-preflight-stamp"
+SNAPSHOT = (f"find /etc /var /srv /usr /opt /root /home /boot -xdev "
+            f"\\( -newer {STAMP} -o -cnewer {STAMP} \\) -print 2>/dev/null | sort; "
+            "echo '--- packages'; dpkg -l | sha256sum; echo '--- mounts'; findmnt -rn -o TARGET | sort")
+EXPECTED_CHANGES = re.compile(r"^(/var/tmp/\.root_[0-9a-f]+_salt(/.*)?|/var/log/journal/.*)$")
+SECRETS = [*CANARIES.values(), PLAINTEXT]
+
+
+@pytest.fixture(scope="module")
+def host():
+    booted = boot_host(f"p{os.getpid()}")
+    try:
+        yield booted
+    finally:
+        lab.down([booted.name])
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    with gnupg_home_at(tmp_path_factory.mktemp("preflight") / "gnupg") as home:
+        yield home
+
+
+@pytest.fixture(scope="module")
+def before(host):
+    """The host's state before any preflight: salt-ssh's thin is deployed first (test.ping), as
+    it is by any salt-ssh call, then the stamp is taken."""
+    ping = salt_ssh([host.name], "test.ping", roster=roster_path(lab.lab_dir()))
+    assert ping.returns.get(host.name) is True, (ping.returns, ping.stderr[-2000:])
+    on_host(host, f"touch {STAMP}")
+    return _snapshot(host)
+
+
+def _snapshot(host):
+    changed, _, rest = on_host(host, SNAPSHOT).partition("--- packages\n")
+    unexpected = [path for path in changed.splitlines() if not EXPECTED_CHANGES.match(path)]
+    return unexpected, rest
+
+
+def _assert_unchanged(host, before):
+    unexpected, rest = _snapshot(host)
+    assert unexpected == [], f"preflight changed the host: {unexpected}"
+    assert rest == before[1], "the package list or the mount table changed"
+
+
+def _dsu_preflight(host, tree, tmp_path):
+    env = dict(os.environ)
+    for name, value in {**key_env(tree.keys), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    argv = [sys.executable, "-m", "dsu", "preflight", host.name, "--config-dir", str(tree.config),
+            "--pillar-root", str(tree.pillar)]
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    for secret in SECRETS:
+        assert secret not in proc.stdout + proc.stderr, "a secret value was printed"
+    return proc
+
+
+def test_broken_setup_reports_every_problem_and_changes_nothing(host, keys, before, tmp_path):
+    tree = write_tree(tmp_path, keys, host.name, broken=True)
+    proc = _dsu_preflight(host, tree, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for where, what in tree.local:
+        assert [line for line in lines if line.split(": ", 1)[0].endswith(where) and what in line], \
+            (where, what, proc.stdout)
+    for what in tree.target:
+        assert [line for line in lines if line.startswith(f"{host.name}: {what}")], (what, proc.stdout)
+    total = len(tree.local) + len(tree.target)
+    assert lines[-1] == (f"preflight {host.name}: {total} problem(s) ({len(tree.local)} here, "
+                         f"{len(tree.target)} on the target)")
+    assert len(lines) == total + 1, proc.stdout
+    assert "salt-ssh state.apply preflight" in proc.stderr  # progress lines
+    _assert_unchanged(host, before)
+
+
+def test_pillar_that_cannot_compile_is_reported(host, keys, before, tmp_path):
+    tree = write_tree(tmp_path, keys, host.name, host_gets_tampered=True)
+    proc = _dsu_preflight(host, tree, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"{host.name}: pillar does not compile: Rendering SLS 'secrets.sops.tampered' failed" \
+        in proc.stdout, proc.stdout
+    assert "secrets/sops/tampered.sls: value at secrets:values:db_password: authentication failed" \
+        in proc.stdout, proc.stdout
+    _assert_unchanged(host, before)
+
+
+def test_clean_setup_passes(host, keys, before, tmp_path):
+    tree = write_tree(tmp_path, keys, host.name)
+    proc = _dsu_preflight(host, tree, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"preflight {host.name}: passed (2 secrets file(s)"), proc.stdout
+    _assert_unchanged(host, before)
