@@ -124,13 +124,13 @@ def _secrets_encrypt(args: argparse.Namespace) -> int:
 
 
 def _secrets_gpg_encrypt(args: argparse.Namespace) -> int:
-    from dsu.secrets import gpg_encrypt_value
+    from dsu.secrets import configured_pgp, gpg_encrypt_value
 
     # The value comes on stdin, never as an argument: argv is visible to every local user.
     value = sys.stdin.buffer.read()
     if args.strip_newline:
         value = value.rstrip(b"\n")
-    print(gpg_encrypt_value(value, args.recipient or []), end="")
+    print(gpg_encrypt_value(value, args.recipient or configured_pgp(Path(args.for_file))), end="")
     return 0
 
 
@@ -270,7 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     encrypt.set_defaults(func=_secrets_encrypt)
     gpg_value = secrets_commands.add_parser(
         "gpg-encrypt", help="encrypt a value read from stdin for the GPG pillar (#!yaml|gpg)")
-    gpg_value.add_argument("--recipient", action="append", metavar="FINGERPRINT")
+    gpg_value.add_argument("--recipient", action="append", metavar="FINGERPRINT",
+                           help="default: the pgp keys of the .sops.yaml rule for --for")
+    gpg_value.add_argument("--for", dest="for_file", default="pillar/secrets/gpg/common.sls",
+                           metavar="FILE", help="the GPG pillar file the value goes into")
     gpg_value.add_argument("--strip-newline", action="store_true",
                            help="drop trailing newlines of the input (echo adds one)")
     gpg_value.set_defaults(func=_secrets_gpg_encrypt)

@@ -1,5 +1,5 @@
-"""The canonical deploy path against lab hosts: boot, preflight, highstate over salt-ssh, verify,
-record."""
+"""The canonical deploy path against lab hosts: boot, preflight, highstate over salt-ssh, health
+gate, idempotence re-check, record."""
 
 import json
 import time
@@ -48,6 +48,37 @@ def _apply(names: list[str], mode: str, progress: Progress) -> tuple[dict[str, A
             for name in names}, duration
 
 
+# What a converged lab host must show. Lab hosts carry none of the production services the health
+# module checks by default (caddy, podman): the deploy checks what the core roles provide.
+LAB_HEALTH = {
+    "use_defaults": False,
+    "units": {u: {} for u in ("ssh.service", "systemd-journald.service", "rsyslog.service",
+                              "chrony.service")},
+    "failed_units": {"enabled": True, "mandatory": False},
+    "disks": {"/": {"warn": 85, "critical": 95}},
+}
+
+
+def _health(names: list[str], run_id: str, progress: Progress) -> dict[str, dict[str, Any]]:
+    """health.check on every host; the job cache files the artifacts in ci-artifacts/health."""
+    progress.step(f"health.check via salt-ssh on {', '.join(names)} (run {run_id})")
+    run = salt_ssh(names, "health.check", f"run_id={run_id}", f"checks={json.dumps(LAB_HEALTH)}",
+                   roster=roster_path(lab.lab_dir()))
+    found = {}
+    for host in names:
+        summary = run.returns.get(host)
+        found[host] = summary if isinstance(summary, dict) and "overall_ok" in summary else {
+            "overall_ok": False, "overall_status": "fail",
+            "mandatory_failures": [f"no health summary: {str(summary or run.stderr[-300:])[:300]}"]}
+    return found
+
+
+def _health_record(summary: dict[str, Any], run_id: str) -> dict[str, Any]:
+    return {"run_id": run_id, "overall_status": summary["overall_status"],
+            "overall_ok": summary["overall_ok"], "mandatory_failures": summary["mandatory_failures"],
+            "artifacts": f"ci-artifacts/health/{run_id}"}
+
+
 def deploy_lab(name: str, count: int, release: str, out: Path | None = None) -> int:
     progress = Progress()
     started_at = datetime.now(UTC)
@@ -60,12 +91,14 @@ def deploy_lab(name: str, count: int, release: str, out: Path | None = None) -> 
         raise DsuError(f"preflight failed on {', '.join(refused)}; nothing was changed",
                        "fix the problems listed above, then deploy again")
     applied, apply_s = _apply(names, "apply", progress)
-    checked, check_s = _apply(names, "test", progress)
     run_dir = (out or artifacts_dir() / "deploy") / utc_stamp(started_at)
+    health = _health(names, run_dir.name, progress)
+    checked, check_s = _apply(names, "test", progress)
     run_dir.mkdir(parents=True, exist_ok=True)
     failed = []
     for host in hosts:
         first, second = applied[host.name], checked[host.name]
+        healthy = health[host.name]
         record = {
             "schema": SCHEMA,
             "run_id": run_dir.name,
@@ -75,23 +108,29 @@ def deploy_lab(name: str, count: int, release: str, out: Path | None = None) -> 
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "runs": [_run_record("apply", first, apply_s), _run_record("test", second, check_s)],
             "idempotent": second.success and second.changed == 0,
+            "health": _health_record(healthy, run_dir.name),
         }
         (run_dir / f"{host.name}.json").write_text(json.dumps(record, indent=2) + "\n")
-        verdict = "ok" if first.success and record["idempotent"] else "FAILED"
+        verdict = "ok" if first.success and record["idempotent"] and healthy["overall_ok"] \
+            else "FAILED"
         if verdict != "ok":
             failed.append(host.name)
         progress.step(
             f"{verdict}: {first.ok + first.changed + first.failed} states, {first.changed} changed, "
-            f"{first.failed} failed; re-check test=True: {second.changed} would change", host.name)
+            f"{first.failed} failed; health {healthy['overall_status']}; "
+            f"re-check test=True: {second.changed} would change", host.name)
+        for check in healthy["mandatory_failures"]:
+            progress.step(f"  health: mandatory check failed: {check}", host.name)
         for problem in first.failed_states:
             progress.step(f"  failed {problem.id} ({problem.sls}): {problem.comment}", host.name)
         for error in first.errors + second.errors:
             progress.step(f"  error: {error[:500]}", host.name)
     print(f"deploy {'FAILED on ' + ', '.join(failed) if failed else 'succeeded'} "
-          f"in {progress.elapsed():.0f}s; evidence: {run_dir}")
+          f"in {progress.elapsed():.0f}s; evidence: {run_dir}, health: ci-artifacts/health/"
+          f"{run_dir.name}")
     print(f"hosts stay up: `dsu lab ssh {names[0]}` to look, `dsu lab down {' '.join(names)}` "
           "to remove them")
     if failed:
-        raise DsuError(f"highstate failed or is not idempotent on {', '.join(failed)}",
+        raise DsuError(f"highstate failed, is not idempotent or unhealthy on {', '.join(failed)}",
                        f"read {run_dir}")
     return 0

@@ -136,6 +136,20 @@ def encrypt_file(source: Path, output: Path | None, pgp: list[str], age: list[st
     return target
 
 
+def configured_pgp(target: Path) -> list[str]:
+    """The PGP recipients configured for *target*: its `.sops.yaml` creation rule's pgp keys (all
+    key groups), so GPG and SOPS pillar are encrypted to the same operators."""
+    config = find_config(Path.cwd())
+    if config is None:
+        raise DsuError("no --recipient and no .sops.yaml here or above",
+                       "pass --recipient FINGERPRINT, or declare the operator keys in .sops.yaml")
+    rule = creation_rule(target, config)
+    keys = rule.get("pgp") or [k for g in rule.get("key_groups") or [] for k in g["pgp"]]
+    if not keys:
+        raise DsuError(f"{config}: the rule for {target} names no pgp key")
+    return keys
+
+
 def gpg_encrypt_value(value: bytes, recipients: list[str], gnupg_home: str | None = None) -> str:
     """An armored PGP message of *value* for the GPG pillar (`#!yaml|gpg`)."""
     import gnupg  # noqa: PLC0415

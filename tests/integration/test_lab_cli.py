@@ -57,6 +57,7 @@ def test_operator_path_and_clean_teardown(isolated_lab, schema):
         record = json.loads(path.read_text())
         jsonschema.validate(record, schema("deploy-run.v1.json"))
         assert record["idempotent"] is True
+        assert record["health"]["overall_ok"] is True, record["health"]
     latest = [json.loads(p.read_text()) for p in artifacts[2:]]
     assert all(r["runs"][0]["counts"]["changed"] == 0 for r in latest), second.stderr
 
