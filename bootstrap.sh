@@ -62,7 +62,10 @@ case "$command" in
     require_root test; setup_system; setup_venv
     results=$(mktemp --suffix=.xml)
     status=0
-    .venv/bin/python -m pytest --junitxml="$results" "$@" || status=$?
+    # Two workers, a test file each at a time (module fixtures stay together); a worker stopped
+    # by a signal is not replaced. The slowest tests are listed for the time budget.
+    .venv/bin/python -m pytest -n 2 --dist loadfile --max-worker-restart 0 --durations 15 \
+      --junitxml="$results" "$@" || status=$?
     # Salt daemons may print shutdown chatter after pytest's summary; end with the counts.
     .venv/bin/python -m dsu.testsummary "$results" || true
     rm -f "$results"

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from dsu.saltrun import StateProblem, StateSummary, salt_ssh, summarize_states
 
 SCHEMA = "deploy-system-unified/idempotence-summary/v1"
 RUNS = ("apply", "test", "reapply")
+RUN_TIMEOUT_SECONDS = 900  # a hung salt-ssh must not hold the whole benchmark
 CLUSTERS = ("unsupported_argument", "environment_or_package", "unguarded_command", "role_specific")
 
 _UNSUPPORTED = re.compile(r"unexpected keyword|invalid (keyword )?argument|is not a valid|unknown "
@@ -101,29 +103,39 @@ def _problems(run: str, summary: StateSummary) -> list[Problem]:
 
 def run_role(role: str, index: int, release: str, pillar: dict[str, Any] | None,
              progress: Progress, config_dir: Path | None) -> RoleResult:
+    """One role on its own fresh host. Whatever goes wrong (boot, SSH, salt-ssh) becomes a
+    "failed" verdict with the error as evidence, so one role can never cost the whole report."""
     name = f"i{os.getpid()}-{index}"
-    (host,) = lab.up(name, 1, release, progress, tie_to_parent=True)
-    result = RoleResult(role, host.name)
-    summaries = []
+    result = RoleResult(role, name)
+    summaries: list[StateSummary] = []
+    mode = "boot"
     try:
-        args = [f"pillar={json.dumps(pillar)}"] if pillar else []
-        for mode in RUNS:
-            progress.step(f"core.{role}: {mode}", host.name)
-            started = time.monotonic()
-            run = salt_ssh([host.name], "state.apply", f"core.{role}", *args,
-                           *(["test=True"] if mode == "test" else []),
-                           roster=roster_path(lab.lab_dir()), config_dir=config_dir)
-            summary = summarize_states(run.returns.get(host.name, [run.stderr[-2000:]]))
-            summaries.append(summary)
-            result.runs.append(RunRecord(mode, round(time.monotonic() - started, 2), summary.ok,
-                                         summary.changed, summary.failed, summary.errors))
-            result.problems += _problems(mode, summary)
-            if mode == "apply" and not summary.success:
-                break  # a failed converge has no idempotence to prove
-    finally:
-        lab.down([host.name], progress)
+        (host,) = lab.up(name, 1, release, progress, tie_to_parent=True)
+        try:
+            args = [f"pillar={json.dumps(pillar)}"] if pillar else []
+            for mode in RUNS:
+                progress.step(f"core.{role}: {mode}", host.name)
+                started = time.monotonic()
+                run = salt_ssh([host.name], "state.apply", f"core.{role}", *args,
+                               *(["test=True"] if mode == "test" else []),
+                               roster=roster_path(lab.lab_dir()), config_dir=config_dir,
+                               timeout=RUN_TIMEOUT_SECONDS)
+                summary = summarize_states(run.returns.get(host.name, [run.stderr[-2000:]]))
+                summaries.append(summary)
+                result.runs.append(RunRecord(mode, round(time.monotonic() - started, 2),
+                                             summary.ok, summary.changed, summary.failed,
+                                             summary.errors))
+                result.problems += _problems(mode, summary)
+                if mode == "apply" and not summary.success:
+                    break  # a failed converge has no idempotence to prove
+        finally:
+            lab.down([host.name], progress)
+    except (DsuError, OSError, subprocess.SubprocessError) as exc:
+        evidence = exc.one_line() if isinstance(exc, DsuError) else f"{type(exc).__name__}: {exc}"
+        result.problems.append(Problem(mode, "(lab or transport)", "", "", "failed",
+                                       "environment_or_package", evidence[:2000]))
     result.verdict = verdict(summaries) if len(summaries) == len(RUNS) else "failed"
-    progress.step(f"core.{role}: {result.verdict}", host.name)
+    progress.step(f"core.{role}: {result.verdict}", name)
     return result
 
 

@@ -1,15 +1,18 @@
 """Run Salt from this checkout (salt-ssh with the repo's config) and read its JSON answers."""
 
+import fcntl
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dsu.errors import DsuError
-from dsu.paths import REPO_ROOT
+from dsu.paths import REPO_ROOT, locked
 
 
 def salt_bin(name: str) -> str:
@@ -19,6 +22,24 @@ def salt_bin(name: str) -> str:
     if not found:
         raise DsuError(f"{name} is not installed", "run ./bootstrap.sh setup")
     return found
+
+
+# salt-ssh's thin tarball, built on first use into the cachedir of etc/salt/master's root_dir.
+THIN_VERSION = REPO_ROOT / ".salt-root/var/cache/salt/master/thin/version"
+
+
+@contextmanager
+def _thin_built_once() -> Iterator[None]:
+    """Salt builds the thin without a lock: concurrent first runs rewrite its version file,
+    salt-call and tarball under each other. So until the thin exists, salt-ssh runs one at a
+    time (parallel benchmarks and test workers on a fresh checkout); after that, freely."""
+    if THIN_VERSION.exists():
+        yield
+        return
+    with locked(REPO_ROOT / ".salt-root" / "thin.lock") as fd:
+        if THIN_VERSION.exists():
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
 
 
 @dataclass
@@ -38,7 +59,8 @@ def salt_ssh(targets: list[str], fun: str, *args: str, roster: Path,
     config += ["--wipe"] if wipe else []
     argv = [salt_bin("salt-ssh"), *config, f"--roster-file={roster}", "--out=json", "--static",
             "--no-color", f"--log-level={log_level}", "-L", ",".join(targets), fun, *args]
-    proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+    with _thin_built_once():
+        proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
     try:
         returns = json.loads(proc.stdout) if proc.stdout.strip() else {}
     except json.JSONDecodeError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from dsu.errors import DsuError
-from dsu.paths import REPO_ROOT
+from dsu.paths import REPO_ROOT, replace_file
 
 CONFIG_NAME = ".sops.yaml"
 RULE_SELECTORS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
@@ -128,11 +128,7 @@ def encrypt_file(source: Path, output: Path | None, pgp: list[str], age: list[st
         text = lib.encrypt_data(data, fmt, **args)
     except lib.SopsError as exc:
         raise DsuError(f"{source}: {exc}") from None
-    temporary = target.with_name(f".{target.name}.dsu-tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, target)
+    replace_file(target, text, 0o600)
     return target
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from dsu.errors import DsuError
+from dsu.paths import replace_file
 from dsu.secrets import sopsfile
 from dsu.secretspillar import (
     Groups,
@@ -26,7 +27,6 @@ from dsu.secretspillar import (
     file_groups,
     held_age_keys,
     normal_fingerprint,
-    replace_file,
     rule_groups,
     union,
 )

@@ -179,18 +179,3 @@ def append_audit(layout: Layout, action: str, files: list[dict[str, Any]],
     return entry
 
 
-def replace_file(target: Path, text: str, mode: int) -> None:
-    """Write *text* to *target* atomically: a temporary file beside it with its final *mode*
-    from the start, flushed to disk, renamed over it."""
-    temporary = target.with_name(f".{target.name}.dsu-tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # O_CREAT's mode is subject to the umask; a stale file keeps its own
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    os.replace(temporary, target)

@@ -16,6 +16,7 @@ from typing import Any
 
 from dsu import secretspillar as pillar
 from dsu.errors import DsuError
+from dsu.paths import replace_file
 from dsu.secrets import sopsfile
 from dsu.secretspillar import Groups, Layout, union
 
@@ -123,7 +124,7 @@ def rotate_file(path: Path, change: Change | None = None) -> Outcome:
                            "left unchanged")
     except lib.SopsError as exc:
         raise DsuError(str(exc).splitlines()[0]) from None
-    pillar.replace_file(path, new_text, 0o600)
+    replace_file(path, new_text, 0o600)
     return Outcome(path, before, after, "" if verified else
                    "not verified here: no key of the new recipients is held on this machine")
 

@@ -1,6 +1,9 @@
 """Shared test setup: repository paths and clean teardown on SIGTERM as well as Ctrl-C."""
 
+import contextlib
+import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +15,68 @@ SCHEMAS = REPO / "docs" / "schemas"
 pytest_plugins = ["tests.sopskeys"]
 
 
+_XDIST_CONTROLLER = False  # set in pytest_configure
+
+
+def _children() -> list[int]:
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
 def _terminate(signum, frame):
-    # Turn SIGTERM (CI cancelling, a timeout) into KeyboardInterrupt so fixtures tear down hosts.
-    raise KeyboardInterrupt(f"signal {signum}")
+    """SIGTERM (CI cancelling, a timeout) becomes KeyboardInterrupt, so fixtures tear hosts down.
+    An xdist controller passes it on to its workers instead (they hold the hosts): each tears
+    down, and their interrupt ends the run with pytest's "interrupted" status (bootstrap.sh sets
+    --max-worker-restart 0, so no fresh worker takes over)."""
+    workers = _children() if _XDIST_CONTROLLER else []
+    if not workers:
+        raise KeyboardInterrupt(f"signal {signum}")
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
 
 
 def pytest_configure(config):
+    global _XDIST_CONTROLLER
+    _XDIST_CONTROLLER = bool(getattr(config.option, "numprocesses", None)) and \
+        os.environ.get("PYTEST_XDIST_WORKER") is None
     signal.signal(signal.SIGTERM, _terminate)
+
+
+def pytest_unconfigure(config):
+    # Salt buffers records in a deferred stderr handler and writes them at exit, after pytest has
+    # closed the captured stream ("--- Logging error ---" noise): hand them over before that.
+    impl = sys.modules.get("salt._logging.impl")
+    if impl is not None:
+        impl.shutdown_temp_handler()
+
+
+# Converge timings and benchmark reports: attached to test reports by the integration layer
+# (user_properties travel from xdist workers), printed once at the end here.
+_SECTIONS: dict[str, list] = {"dsu_report": [], "dsu_timing": []}
+
+
+def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name in _SECTIONS:
+            _SECTIONS[name].append(value)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for report in _SECTIONS["dsu_report"]:
+        terminalreporter.section("report")
+        for line in report.splitlines():
+            terminalreporter.line(line)
+    if not _SECTIONS["dsu_timing"]:
+        return
+    terminalreporter.section("converge timings (salt-ssh wall time, seconds)")
+    terminalreporter.line(f"{'what':<22}{'release':<10}{'variant':<8}{'first':>8}{'test':>8}"
+                          f"{'again':>8}")
+    for what, release, variant, first, check, again in sorted(_SECTIONS["dsu_timing"]):
+        terminalreporter.line(f"{what:<22}{release:<10}{variant:<8}{first:>8.1f}{check:>8.1f}"
+                              f"{again:>8.1f}")
 
 
 @pytest.fixture(scope="session")

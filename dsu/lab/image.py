@@ -1,18 +1,15 @@
 """The cached base image of a lab host: a debootstrap root built once per machine and package list."""
 
-import fcntl
 import hashlib
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from dsu.errors import DsuError
 from dsu.lab import system
 from dsu.lab.mirror import debian_mirror
-from dsu.paths import cache_dir
+from dsu.paths import cache_dir, locked
 from dsu.progress import Progress
 
 RELEASES = ("bookworm", "trixie")
@@ -49,14 +46,6 @@ def image_key(release: str, mirror: str) -> str:
     return f"{release}-{hashlib.sha256(material.encode()).hexdigest()[:12]}"
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 def _customise(rootfs: Path) -> None:
     # Every host gets its own hostname (-M) and a fresh machine-id at boot.
     (rootfs / "etc/hostname").unlink(missing_ok=True)
@@ -77,7 +66,7 @@ def ensure_image(release: str, progress: Progress | None = None) -> Path:
     mirror = debian_mirror()
     key = image_key(release, mirror)
     target = images_root() / key
-    with _locked(images_root() / ".lock"):
+    with locked(images_root() / ".lock"):
         if (target / ".complete").exists():
             return target / "rootfs"
         system.require_root()

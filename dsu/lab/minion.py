@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dsu.errors import DsuError
 from dsu.lab import hosts as lab
-from dsu.paths import cache_dir
+from dsu.paths import cache_dir, locked
 
 SALT_VERSION = "3008.3"
 REMOTE_WHEELS = "/var/cache/dsu-wheels"
@@ -38,13 +38,15 @@ def wheelhouse() -> Path:
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
     path = cache_dir() / "wheels" / f"salt-{SALT_VERSION}-{tag}"
     marker = path / ".complete"
-    if not marker.exists():
-        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(path),
-                               f"salt=={SALT_VERSION}"], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise DsuError(f"building the salt wheelhouse failed: {proc.stderr.strip()[-300:]}",
-                           "check that PyPI is reachable from this machine")
-        marker.write_text(SALT_VERSION)
+    with locked(path.parent / ".lock"):  # two lab users on a fresh machine build it once
+        if not marker.exists():
+            proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir",
+                                   str(path), f"salt=={SALT_VERSION}"], capture_output=True,
+                                  text=True)
+            if proc.returncode != 0:
+                raise DsuError(f"building the salt wheelhouse failed: {proc.stderr.strip()[-300:]}",
+                               "check that PyPI is reachable from this machine")
+            marker.write_text(SALT_VERSION)
     return path
 
 

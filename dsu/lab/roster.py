@@ -6,6 +6,8 @@ from typing import Protocol
 
 import yaml
 
+from dsu.paths import replace_file
+
 
 class _Host(Protocol):
     name: str
@@ -41,6 +43,8 @@ def entries(hosts: Iterable[_Host], key: Path, lab: Path) -> dict[str, dict[str,
 def write(lab: Path, hosts: list[_Host], key: Path) -> Path:
     path = roster_path(lab)
     header = "# Written by dsu lab for the lab hosts now running; rewritten on every up/down.\n"
-    path.write_text(header + yaml.safe_dump(entries(hosts, key, lab), sort_keys=True))
-    known_hosts_path(lab).write_text("".join(f"{h.address} {h.host_key}\n" for h in hosts))
+    # Atomic: a salt-ssh run against one host may be reading these while another host comes or goes.
+    replace_file(path, header + yaml.safe_dump(entries(hosts, key, lab), sort_keys=True), 0o600)
+    replace_file(known_hosts_path(lab), "".join(f"{h.address} {h.host_key}\n" for h in hosts),
+                 0o644)
     return path

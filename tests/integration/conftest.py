@@ -131,19 +131,15 @@ TIMINGS: list[tuple[str, str, str, float, float, float]] = []
 REPORTS: list[str] = []
 
 
-def pytest_terminal_summary(terminalreporter):
-    for report in REPORTS:
-        terminalreporter.section("report")
-        for line in report.splitlines():
-            terminalreporter.line(line)
-    if not TIMINGS:
-        return
-    terminalreporter.section("converge timings (salt-ssh wall time, seconds)")
-    terminalreporter.line(f"{'what':<22}{'release':<10}{'variant':<8}{'first':>8}{'test':>8}"
-                          f"{'again':>8}")
-    for what, release, variant, first, check, again in TIMINGS:
-        terminalreporter.line(f"{what:<22}{release:<10}{variant:<8}{first:>8.1f}{check:>8.1f}"
-                              f"{again:>8.1f}")
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach what this test phase timed or reported; tests/conftest.py prints it at the end."""
+    report = yield
+    report.user_properties += [("dsu_timing", t) for t in TIMINGS]
+    report.user_properties += [("dsu_report", r) for r in REPORTS]
+    TIMINGS.clear()
+    REPORTS.clear()
+    return report
 
 
 def boot_host(name, release="bookworm"):
@@ -178,7 +174,9 @@ def fresh_host():
 def isolated_lab(tmp_path, monkeypatch):
     """Environment for a second, independent lab (own bridge, subnet, state): its teardown can be
     checked for leftovers without touching the session's hosts. Stopped in teardown regardless."""
-    suffix = os.getpid() % 200
+    # Distinct per process, and between the (at most two) xdist workers even if pids collide.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    suffix = (os.getpid() % 100) * 2 + worker % 2
     env = {
         "DSU_STATE_DIR": str(tmp_path / "state"),
         "DSU_LAB_BRIDGE": f"dsut{suffix}",

@@ -10,14 +10,20 @@ import yaml
 from dsu.saltrun import salt_ssh
 
 
-def test_salt_ssh_health_check_writes_operator_artifacts(lab_hosts, roster, repo, schema):
+def test_salt_ssh_health_check_writes_operator_artifacts(lab_hosts, roster, repo, schema,
+                                                        tmp_path):
     host = lab_hosts[0]
     master = yaml.safe_load((repo / "etc" / "salt" / "master").read_text())
     assert master["master_job_cache"] == "health_json"
-    base = repo / master["health_json.base"]  # relative to the checkout's root, where salt-ssh runs
+    # The repo's config, with artifacts in a base of this test's own: other tests' health runs
+    # (in the checkout's ci-artifacts/health) must not move LATEST_RUN.txt under it.
+    base = tmp_path / "health"
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "master").write_text(yaml.safe_dump({**master, "health_json.base": str(base)}))
     run_id = f"it-returner-{os.getpid()}"
 
-    run = salt_ssh([host.name], "health.check", f"run_id={run_id}", roster=roster, timeout=300)
+    run = salt_ssh([host.name], "health.check", f"run_id={run_id}", roster=roster, timeout=300,
+                   config_dir=tmp_path / "etc")
 
     returned = run.returns[host.name]
     assert isinstance(returned, dict) and returned.get("run_id") == run_id, (returned, run.stderr)

@@ -20,6 +20,7 @@ def _benchmark(out, *args):
                           cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True,
                           timeout=1800)
     runs = sorted(p for p in Path(out).iterdir() if p.is_dir())
+    assert runs and (runs[-1] / "summary.json").exists(), f"no summary; dsu said:\n{proc.stderr}"
     return proc, runs[-1]
 
 

@@ -47,3 +47,23 @@ def test_delta_and_markdown_validate(schema):
     assert after["baseline"]["only_in_baseline"] == ["c"] and after["baseline"]["time_change_s"] == -10
     text = idem.markdown(after)
     assert text.startswith("# Idempotence: 2/3 idempotent") and "- fixed: a" in text
+
+
+def test_a_host_that_never_boots_is_a_failed_role_not_a_lost_report(monkeypatch, schema):
+    from datetime import UTC, datetime
+
+    from dsu.errors import DsuError
+    from dsu.progress import Progress
+
+    def no_boot(name, *args, **kwargs):
+        raise DsuError(f"lab host {name} did not answer SSH within 90s", "see its console")
+
+    monkeypatch.setattr(idem.lab, "up", no_boot)
+    result = idem.run_role("time", 3, "bookworm", None, Progress(), None)
+    assert result.verdict == "failed" and result.runs == []
+    (problem,) = result.problems
+    assert (problem.run, problem.id) == ("boot", "(lab or transport)")
+    assert "did not answer SSH" in problem.evidence and "fix: see its console" in problem.evidence
+    summary = idem.summarize([result], "20260101T000000Z", "bookworm", datetime.now(UTC), 1, None)
+    jsonschema.validate(summary, schema("idempotence-summary.v1.json"))
+    assert "(lab or transport)" in idem.markdown(summary)
