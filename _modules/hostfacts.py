@@ -1,80 +1,22 @@
 """
 Facts about the host that roles use to decide what applies: virtualisation, container, init
-system and boot mode.
+system, boot mode and CPU vendor, from the ``dsu_host`` grain (``_grains/dsu_host.py``).
 
 Roles skip what cannot apply (no GRUB in a container, no microcode on a VM, no systemd settings
 without systemd) by reading these facts instead of guessing; the bootstrap role records them in
-``/etc/deploy-system/host-facts.json`` for people and other tools.
+``/etc/deploy-system/host-facts.json`` for people and other tools. The roles read the grain
+directly; this module is the same facts for the command line.
 """
 
-import os
+from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "hostfacts"
-
-CONTAINER_MARKERS = ("/run/systemd/container", "/run/container_type")
 
 
 def __virtual__():
     if __grains__.get("kernel") != "Linux":
         return (False, "hostfacts: only Linux hosts are supported")
     return __virtualname__
-
-
-def _read(path, default=""):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().strip()
-    except OSError:
-        return default
-
-
-def container():
-    """
-    Return the container technology the host runs in, or an empty string on a VM or bare metal.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' hostfacts.container
-    """
-    for marker in CONTAINER_MARKERS:
-        value = _read(marker)
-        if value:
-            return value
-    if os.path.exists("/.dockerenv"):
-        return "docker"
-    return ""
-
-
-def init_system():
-    """
-    Return ``systemd`` when systemd runs as PID 1, else the name of PID 1.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' hostfacts.init_system
-    """
-    if os.path.isdir("/run/systemd/system"):
-        return "systemd"
-    return _read("/proc/1/comm", "unknown")
-
-
-def boot_mode():
-    """
-    Return ``uefi``, ``bios`` or ``none`` (a container boots no firmware).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' hostfacts.boot_mode
-    """
-    if container():
-        return "none"
-    return "uefi" if os.path.isdir("/sys/firmware/efi") else "bios"
 
 
 def summary():
@@ -87,11 +29,47 @@ def summary():
 
         salt '*' hostfacts.summary
     """
-    in_container = container()
-    return {
-        "virtual": "container" if in_container else __grains__.get("virtual", "physical"),
-        "virtual_subtype": in_container or __grains__.get("virtual_subtype", ""),
-        "container": in_container,
-        "init": init_system(),
-        "boot_mode": boot_mode(),
-    }
+    facts = __grains__.get("dsu_host")
+    if not facts:
+        raise CommandExecutionError("the dsu_host grain is missing: sync the project's grains "
+                                    "(saltutil.sync_grains) or run Salt from the checkout")
+    return dict(facts)
+
+
+def container():
+    """
+    Return the container technology the host runs in, or an empty string on a VM or bare metal.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' hostfacts.container
+    """
+    return summary()["container"]
+
+
+def init_system():
+    """
+    Return ``systemd`` when systemd runs as PID 1, else the name of PID 1.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' hostfacts.init_system
+    """
+    return summary()["init"]
+
+
+def boot_mode():
+    """
+    Return ``uefi``, ``bios`` or ``none`` (a container boots no firmware).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' hostfacts.boot_mode
+    """
+    return summary()["boot_mode"]

@@ -106,6 +106,18 @@ def _bench_health(args: argparse.Namespace) -> int:
     return bench_health(args.repeats, args.timeout, Path(args.out) if args.out else None)
 
 
+def _bench_highstate(args: argparse.Namespace) -> int:
+    from dsu.benchdeploy import bench_highstate
+
+    return bench_highstate(args.release, Path(args.out) if args.out else None)
+
+
+def _bench_fleet(args: argparse.Namespace) -> int:
+    from dsu.benchdeploy import bench_fleet
+
+    return bench_fleet(args.count, args.release, Path(args.out) if args.out else None)
+
+
 def _secrets_decrypt(args: argparse.Namespace) -> int:
     from dsu.secrets import decrypt_to_json
 
@@ -302,6 +314,18 @@ def build_parser() -> argparse.ArgumentParser:
     sops.add_argument("--repeats", type=int, default=3)
     sops.add_argument("--out", help="artifact directory (default ci-artifacts/bench/sops)")
     sops.set_defaults(func=_bench_sops)
+    highstate = bench_commands.add_parser("highstate", help="the full highstate on a fresh host "
+                                          "against apt-get install of its packages; then the "
+                                          "test=True rerun and a re-apply")
+    highstate.add_argument("--release", default="bookworm", choices=["bookworm", "trixie"])
+    highstate.add_argument("--out", help="artifact directory (default ci-artifacts/bench/highstate)")
+    highstate.set_defaults(func=_bench_highstate)
+    fleet = bench_commands.add_parser("fleet", help="the highstate on N fresh hosts at once "
+                                      "against one fresh host")
+    fleet.add_argument("--count", type=int, default=8)
+    fleet.add_argument("--release", default="bookworm", choices=["bookworm", "trixie"])
+    fleet.add_argument("--out", help="artifact directory (default ci-artifacts/bench/fleet)")
+    fleet.set_defaults(func=_bench_fleet)
     return parser
 
 

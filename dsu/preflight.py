@@ -35,6 +35,16 @@ import yaml
 
 from dsu.errors import DsuError
 from dsu.paths import REPO_ROOT
+from dsu.pillartext import (
+    JINJA_MARK,
+    PGP_MESSAGE,
+    key_path,
+    one_line,
+    read_gpg,
+    renderers,
+    walk,
+    without_jinja,
+)
 from dsu.progress import Progress
 from dsu.saltrun import SaltRun, salt_ssh, summarize_states
 from dsu.secrets import sopsfile
@@ -45,7 +55,6 @@ KINDS = ("gpg", "sops")
 PILLAR_SUFFIXES = (".sls", ".yaml", ".yml", ".json")
 VALUES_PATH = ("secrets", "values")
 
-PGP_BLOCK = re.compile(r"-----BEGIN PGP MESSAGE-----.*?-----END PGP MESSAGE-----", re.DOTALL)
 SOPS_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:")
 # A key names a secret when its last word is one of these, or its last two words are a pair below
 # (password_file, token_ttl or secret_name hold no secret).
@@ -53,7 +62,6 @@ SECRET_WORDS = {"password", "passwd", "passphrase", "pass", "pwd", "secret", "to
                 "credential", "credentials", "psk", "apikey", "privatekey"}
 SECRET_PAIRS = {("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"),
                 ("auth", "key"), ("signing", "key"), ("encryption", "key"), ("master", "key")}
-JINJA_MARK = "__dsu_jinja_expression__"
 SHAPE = "{gpg: [SLS, ...], sops: [SLS, ...]}"
 
 
@@ -64,18 +72,6 @@ class Problem:
 
     def line(self) -> str:
         return f"{self.where}: {self.what}"
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """A message's first line, with its line/column if a later line has it; PGP messages
-    elided. Drops the source excerpts YAML and Jinja errors append (they could show a value)."""
-    text = PGP_BLOCK.sub("[PGP message]", str(text))
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    head = lines[0] if lines else "(no message)"
-    where = re.search(r"line \d+, column \d+", text)
-    if where and where.group(0) not in head:
-        head += f" ({where.group(0)})"
-    return head if len(head) <= limit else head[:limit - 1] + "…"
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -220,88 +216,15 @@ def listed_files(provider: dict[str, Any], source: str) -> tuple[list[tuple[str,
     return list(found), problems
 
 
-def _walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """(key path, value) of every leaf; list items get their index."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _walk(value, (*path, str(key)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _walk(value, (*path, str(index)))
-    else:
-        yield path, node
-
-
-def _key_path(path: tuple[str, ...]) -> str:
-    return ":".join(path) or "(top)"
-
-
-def _without_jinja(text: str) -> str:
-    """*text* with Jinja comments and statements removed and expressions replaced by a marker, so a
-    templated SLS still reads as YAML (well enough to find literal values)."""
-    text = re.sub(r"\{#.*?#\}", "", text, flags=re.DOTALL)
-    text = re.sub(r"\{%.*?%\}", "", text, flags=re.DOTALL)
-    return re.sub(r"\{\{.*?\}\}", JINJA_MARK, text, flags=re.DOTALL)
-
-
-def _renderers(text: str) -> list[str]:
-    """The renderer pipeline of an SLS's ``#!`` line ([] without one)."""
-    first = text.split("\n", 1)[0]
-    if not first.startswith("#!"):
-        return []
-    return [part.strip().split(" ")[0] for part in first[2:].split("|") if part.strip()]
-
-
-class _Gpg:
-    """GnuPG in one home directory, opened on first use."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self._gpg = None
-
-    def decrypt(self, block: str) -> str | None:
-        """None when *block* decrypts to something; else why not (never the plaintext)."""
-        if not self.home.is_dir():
-            return f"gpg_keydir {self.home} does not exist"
-        if self._gpg is None:
-            import gnupg  # noqa: PLC0415
-
-            self._gpg = gnupg.GPG(gnupghome=str(self.home))
-        result = self._gpg.decrypt(block)
-        if not result.ok:
-            return f"GnuPG cannot decrypt it with the keys in {self.home}: {result.status or 'failed'}"
-        if not result.data:
-            # Salt's gpg renderer takes empty output as a failure
-            return "it decrypts to nothing, which Salt's gpg renderer treats as a failure"
-        return None
-
-
-def check_gpg_file(path: Path, gpg: _Gpg) -> list[Problem]:
-    """A ``#!yaml|gpg`` pillar file: renderer line, YAML, and every PGP message in it decrypts."""
+def check_gpg_file(path: Path, gpg: Any | None, keydir: Path) -> list[Problem]:
+    """A ``#!yaml|gpg`` pillar file: renderer line, YAML, and every PGP message in it decrypts
+    (without *gpg*, because gpg_keydir is missing, only the structure: that is reported apart)."""
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return [Problem(where, f"cannot read: {exc.strerror}")]
-    pipeline = _renderers(text)
-    if "gpg" not in pipeline or not set(pipeline) <= {"jinja", "yaml", "gpg"}:
-        return [Problem(where, "listed as a GPG file but its first line is not #!yaml|gpg: Salt would "
-                               "not decrypt it")]
-    try:
-        data = yaml.safe_load(_without_jinja(text))
-    except yaml.YAMLError as exc:
-        return [Problem(where, f"not valid YAML: {one_line(str(exc))}")]
-    if not isinstance(data, dict):
-        return [Problem(where, "is not a YAML mapping: a pillar file must be one")]
-    problems = []
-    for key_path, value in _walk(data):
-        if isinstance(value, str):
-            for block in PGP_BLOCK.findall(value):
-                why = gpg.decrypt(block)
-                if why:
-                    problems.append(Problem(where, f"{_key_path(key_path)}: {why}"))
-                    break
-    return problems
+    return [Problem(where, error) for error in read_gpg(text, gpg, str(keydir)).errors]
 
 
 def check_sops_file(path: Path, conf: Setup) -> list[Problem]:
@@ -332,14 +255,19 @@ def check_secrets_files(conf: Setup) -> tuple[list[Problem], list[tuple[str, str
     provider, problems = read_provider(conf.pillar_roots)
     files, shape = listed_files(provider, str(conf.pillar_roots[0] / PROVIDER_FILE))
     problems += shape
-    gpg = _Gpg(conf.gpg_keydir)
+    gpg = None
+    if conf.gpg_keydir.is_dir() and any(kind == "gpg" for kind, _ in files):
+        import gnupg  # noqa: PLC0415 - only when GPG files are listed
+
+        gpg = gnupg.GPG(gnupghome=str(conf.gpg_keydir))
     for kind, name in files:
         path = find_sls(conf.pillar_roots, name)
         if path is None:
             problems.append(Problem(f"{kind} SLS {name}", "listed in provider.yaml but no such file "
                                     "in the pillar roots"))
         else:
-            problems += check_gpg_file(path, gpg) if kind == "gpg" else check_sops_file(path, conf)
+            problems += (check_gpg_file(path, gpg, conf.gpg_keydir) if kind == "gpg"
+                         else check_sops_file(path, conf))
     return problems, files
 
 
@@ -360,7 +288,7 @@ def _plain_value(value: Any) -> bool:
         return True
     if not isinstance(value, str) or not value.strip() or JINJA_MARK in value:
         return False
-    return not (PGP_BLOCK.search(value) or SOPS_VALUE.match(value.strip()))
+    return not (PGP_MESSAGE.search(value) or SOPS_VALUE.match(value.strip()))
 
 
 def _line_scan(text: str) -> list[str]:
@@ -383,14 +311,14 @@ def _line_scan(text: str) -> list[str]:
 def plaintext_in(text: str) -> list[str] | None:
     """Key paths holding plaintext-looking secrets in one pillar file's text; None for a SOPS
     document (its unencrypted values are its author's explicit choice)."""
-    stripped = _without_jinja(text)
+    stripped = without_jinja(text)
     try:
         data = yaml.safe_load(stripped)
     except yaml.YAMLError:
         return _line_scan(stripped)
     if sopsfile().is_sops_document(data):
         return None
-    return [_key_path(path) for path, value in _walk(data)
+    return [key_path(path) for path, value in walk(data)
             if path and _plain_value(value) and (path[:2] == VALUES_PATH or names_secret(path[-1]))]
 
 
@@ -404,7 +332,7 @@ def scan_plaintext(roots: list[Path]) -> tuple[list[Problem], int]:
             except (OSError, UnicodeDecodeError) as exc:
                 problems.append(Problem(str(path), f"cannot read: {one_line(str(exc))}"))
                 continue
-            pipeline = _renderers(text)
+            pipeline = renderers(text)
             if pipeline and not set(pipeline) <= {"jinja", "yaml", "gpg", "sops"}:
                 continue  # #!py and friends: not data to scan
             scanned += 1

@@ -19,6 +19,7 @@ import yaml
 
 from dsu.errors import DsuError
 from dsu.paths import replace_file
+from dsu.pillartext import key_path, one_line, read_gpg
 from dsu.secrets import sopsfile
 from dsu.secretspillar import (
     Groups,
@@ -32,7 +33,6 @@ from dsu.secretspillar import (
 )
 
 PROVIDERS = ("gpg", "dual", "sops")
-PGP_MESSAGE = re.compile(r"-----BEGIN PGP MESSAGE-----.*?-----END PGP MESSAGE-----", re.DOTALL)
 # The one top-level `provider:` line of provider.yaml; the rest of the line (a comment) is kept.
 PROVIDER_LINE = re.compile(r"^provider:[ \t]*(?P<value>[^\s#]*)(?P<rest>.*)$", re.MULTILINE)
 
@@ -61,64 +61,12 @@ class Report:
         return [p.line("FAIL" if p.criterion in gates else "todo") for p in ordered] or self.passed
 
 
-def _first_line(message: object) -> str:
-    # Parser messages may quote the offending line; the first line never does.
-    return str(message).strip().splitlines()[0] if str(message).strip() else "unknown error"
-
-
-def _yaml_error(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    return f"not valid YAML (line {mark.line + 1})" if mark else "not valid YAML"
-
-
-def _path(keys: tuple[str, ...]) -> str:
-    return ":".join(keys) or "(top)"
-
-
-def _map_strings(node: Any, change: Any, keys: tuple[str, ...] = ()) -> Any:
-    if isinstance(node, dict):
-        return {k: _map_strings(v, change, (*keys, str(k))) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_map_strings(v, change, (*keys, str(i))) for i, v in enumerate(node)]
-    return change(node, keys) if isinstance(node, str) else node
-
-
-def decrypt_gpg_file(path: Path, gpg: Any) -> tuple[Any, dict[str, list[str]], list[str]]:
-    """A `#!yaml|gpg` pillar file as Salt's gpg renderer gives it: in every string value each
-    armored PGP message is replaced by its plaintext (then trailing newlines stripped).
-    Returns (data, {key path: [armored messages]}, [errors by key path])."""
-    text = path.read_text(encoding="utf-8")
-    shebang = text.split("\n", 1)[0]
-    if shebang.startswith("#!") and shebang[2:].strip() != "yaml|gpg":
-        return None, {}, [f"renderer {shebang[2:].strip()!r} not supported here (only yaml|gpg)"]
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return None, {}, [_yaml_error(exc)]
-    messages: dict[str, list[str]] = {}
-    errors: list[str] = []
-
-    def decrypt(value: str, keys: tuple[str, ...]) -> Any:
-        def one(match: re.Match) -> str:
-            messages.setdefault(_path(keys), []).append(match.group())
-            result = gpg.decrypt(match.group())
-            if not result.ok:
-                errors.append(f"value at {_path(keys)} does not decrypt here: "
-                              f"{result.status or 'gpg failed'}")
-            return result.data.decode("utf-8", "surrogateescape")
-
-        plain, count = PGP_MESSAGE.subn(one, value)
-        return plain.rstrip("\n") if count else value
-
-    return _map_strings(data, decrypt), messages, errors
-
-
 def flatten(node: Any, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """{key path "a:b:0": leaf}; empty mappings and lists count as leaves."""
     if isinstance(node, dict | list) and (node or not keys):
         items = node.items() if isinstance(node, dict) else enumerate(node)
         return {p: v for k, child in items for p, v in flatten(child, (*keys, str(k))).items()}
-    return {_path(keys): node}
+    return {key_path(keys): node}
 
 
 def merge(base: Any, extra: Any) -> Any:
@@ -246,7 +194,7 @@ def _decrypt_sops(report: Report, where: str, path: Path) -> tuple[Any, dict[str
     try:
         document = lib.parse(path.read_text(encoding="utf-8"), lib.format_of(path), where)
     except (OSError, UnicodeDecodeError, lib.SopsError) as exc:
-        report.fail("c", where, _first_line(exc).removeprefix(f"{where}: "))
+        report.fail("c", where, one_line(exc).removeprefix(f"{where}: "))
         return None, None
     if not lib.is_sops_document(document):
         report.fail("c", where, "not a SOPS file (no 'sops' metadata section)")
@@ -254,7 +202,7 @@ def _decrypt_sops(report: Report, where: str, path: Path) -> tuple[Any, dict[str
     try:
         return lib.decrypt_document(document, where), document["sops"]
     except lib.SopsError as exc:
-        report.fail("c", where, _first_line(exc).removeprefix(f"{where}: "))
+        report.fail("c", where, one_line(exc).removeprefix(f"{where}: "))
         return None, document["sops"]
 
 
@@ -273,9 +221,11 @@ def _check_file(report: Report, layout: Layout, kind: str, path: Path,
         operators = None
     if kind == "gpg":
         try:
-            data, messages, errors = decrypt_gpg_file(path, keys.gpg)
+            reading = read_gpg(path.read_text(encoding="utf-8"), keys.gpg,
+                               keys.gpg.gnupghome or "the default GnuPG home")
+            data, messages, errors = reading.data, reading.messages, reading.errors
         except (OSError, UnicodeDecodeError) as exc:
-            data, messages, errors = None, {}, [_first_line(exc)]
+            data, messages, errors = None, {}, [one_line(exc)]
         for error in errors:
             report.fail("c", where, error)
         decrypted = not errors

@@ -28,6 +28,7 @@ def minion_opts(repo, tmp_path):
         states_dirs=[str(repo / "_states")],
         returner_dirs=[str(repo / "_returners")],
         utils_dirs=[str(repo / "_utils")],
+        grains_dirs=[str(repo / "_grains")],
         id="functional",
     )
     opts["grains"] = salt.loader.grains(opts)

@@ -3,19 +3,10 @@
 from tests.functional.stubfacts import render
 
 
-def _vendor():
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
 def test_bare_metal_installs_the_vendors_microcode(caller, minion_opts, tmp_path):
-    vendor = _vendor()
-    pillar = f"core: {{hardware_support: {{microcode_packages: {{{vendor}: test-microcode}}}}}}"
+    pillar = "core: {hardware_support: {microcode_packages: {GenuineIntel: test-microcode}}}"
     states = render(caller, minion_opts, tmp_path, "core.hardware_support", pillar,
-                    facts={"virtual": "physical", "container": ""})
+                    facts={"virtual": "physical", "container": "", "cpu_vendor": "GenuineIntel"})
     assert {"pkgs": ["test-microcode"]} in states["core-hardware_support-packages"]["pkg"]
     assert "core-hardware_support-rtc-utc" in states
 

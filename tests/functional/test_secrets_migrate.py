@@ -8,8 +8,8 @@ import jsonschema
 import pytest
 import yaml
 
+from dsu.pillartext import read_gpg
 from dsu.secrets import sopsfile
-from dsu.secretsmigrate import decrypt_gpg_file
 from tests.secretsandbox import (
     CANARY,
     GPG_SLS,
@@ -27,7 +27,8 @@ def _decrypted(box):
     import gnupg
 
     with box.keys():
-        gpg = decrypt_gpg_file(box.gpg_file, gnupg.GPG(gnupghome=str(box.home.path)))[0]
+        gpg = read_gpg(box.gpg_file.read_text(), gnupg.GPG(gnupghome=str(box.home.path)),
+                       str(box.home.path)).data
         return gpg, sopsfile().decrypt_file(str(box.sops_file))
 
 
@@ -175,9 +176,9 @@ def test_undecryptable_or_unconfigured(box, damage):
     assert check.returncode == 1
     reason = {"tampered": "FAIL [c] pillar/secrets/sops/common.sls: MAC",
               "plaintext": "FAIL [c] pillar/secrets/sops/common.sls: not a SOPS file",
-              "not-yaml": "FAIL [c] pillar/secrets/gpg/common.sls: not valid YAML (line ",
-              "gpg-garbled": "FAIL [c] pillar/secrets/gpg/common.sls: value at secrets:values:db_password "
-                             "does not decrypt here",
+              "not-yaml": "FAIL [c] pillar/secrets/gpg/common.sls: not valid YAML: ",
+              "gpg-garbled": "FAIL [c] pillar/secrets/gpg/common.sls: secrets:values:db_password: "
+                             "GnuPG cannot decrypt it with the keys in ",
               "no-config": "FAIL [b] pillar/secrets/gpg/common.sls: no .sops.yaml",
               "no-targets": "FAIL [a] pillar/secrets/provider.yaml: no encrypted pillar files"}[damage]
     assert reason in out, out

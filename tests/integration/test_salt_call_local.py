@@ -12,8 +12,8 @@ from dsu.lab import minion
 from tests.integration.conftest import on_host
 
 # What a server's checkout needs for salt-call; the operator tooling stays behind.
-CHECKOUT = ["Saltfile", "etc", "salt", "pillar", "_modules", "_states", "_utils", "_returners",
-            "_renderers"]
+CHECKOUT = ["Saltfile", "etc", "salt", "pillar", "_modules", "_states", "_utils", "_grains",
+            "_returners", "_renderers"]
 
 
 def _copy_checkout(repo, host, dest):

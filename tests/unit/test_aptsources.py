@@ -1,10 +1,10 @@
-"""The pure logic of the aptsources execution module: which archive a host already uses."""
+"""The APT sources reader (_utils/apt_sources.py): which archive a host already uses."""
 
 import importlib.util
 
 from tests.conftest import REPO
 
-_spec = importlib.util.spec_from_file_location("aptsources", REPO / "_modules" / "aptsources.py")
+_spec = importlib.util.spec_from_file_location("apt_sources", REPO / "_utils" / "apt_sources.py")
 aptsources = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(aptsources)
 
@@ -46,14 +46,14 @@ def _tree(tmp_path, files):
 
 
 def test_deb822_enabled_deb_stanzas_only():
-    assert aptsources._parse_deb822(DEB822) == [
+    assert aptsources.parse_deb822(DEB822) == [
         (["http://mirror.example/debian/"], ["trixie", "trixie-updates"]),
         (["http://mirror.example/debian-security"], ["trixie-security"]),
     ]
 
 
 def test_one_line_skips_comments_deb_src_and_option_blocks():
-    assert aptsources._parse_one_line(ONE_LINE) == [
+    assert aptsources.parse_one_line(ONE_LINE) == [
         (["http://opts.example/debian"], ["bookworm"]),
         (["http://plain.example/debian"], ["bookworm-updates"]),
     ]

@@ -1,4 +1,4 @@
-"""The documented rule of the entropy execution module: which daemon for which mode and kernel."""
+"""The documented entropy rule (_utils/entropy_rule.py): which daemon for which mode and kernel."""
 
 import importlib.util
 
@@ -7,7 +7,7 @@ from salt.exceptions import CommandExecutionError
 
 from tests.conftest import REPO
 
-_spec = importlib.util.spec_from_file_location("entropy", REPO / "_modules" / "entropy.py")
+_spec = importlib.util.spec_from_file_location("entropy_rule", REPO / "_utils" / "entropy_rule.py")
 entropy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(entropy)
 

@@ -10,6 +10,7 @@ import yaml
 
 from dsu import preflight
 from dsu.errors import DsuError
+from dsu.pillartext import one_line
 from dsu.saltrun import SaltRun
 from tests.unit.saltmods import load
 
@@ -97,11 +98,11 @@ def test_scan_skips_non_yaml_renderers_and_counts_what_it_read(tmp_path):
 def test_one_line_keeps_the_position_and_drops_excerpts_and_pgp_blocks():
     message = ('not valid YAML: mapping values are not allowed here\n'
                '  in "<unicode string>", line 2, column 9:\n    password: hunter2: x\n            ^')
-    assert preflight.one_line(message) == \
+    assert one_line(message) == \
         "not valid YAML: mapping values are not allowed here (line 2, column 9)"
     cipher = "Could not decrypt cipher b'-----BEGIN PGP MESSAGE-----\\n\\nhQ\\n-----END PGP MESSAGE-----\\n'"
-    assert preflight.one_line(cipher) == "Could not decrypt cipher b'[PGP message]\\n'"
-    assert len(preflight.one_line("x" * 1000)) == 300
+    assert one_line(cipher) == "Could not decrypt cipher b'[PGP message]\\n'"
+    assert len(one_line("x" * 1000)) == 300
 
 
 def test_private_dir_must_be_0700_and_mine(tmp_path):

@@ -1,5 +1,6 @@
 {#- core.bootstrap: base packages, standard directories, the host's facts on record. -#}
 {%- from tpldir ~ "/map.jinja" import bootstrap with context %}
+{%- from "core/libhost.jinja" import host with context %}
 
 core-bootstrap-base-packages-installed:
   pkg.installed:
@@ -21,7 +22,7 @@ core-bootstrap-host-facts-recorded:
   file.serialize:
     - name: {{ bootstrap.facts_file }}
     - serializer: json
-    - dataset: {{ salt["hostfacts.summary"]() | json }}
+    - dataset: {{ host | json }}
     - user: root
     - group: root
     - mode: '0644'

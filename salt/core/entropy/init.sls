@@ -1,10 +1,11 @@
 {#- core.entropy: an entropy daemon installed, enabled and running where the kernel needs one
-    (rule in _modules/entropy.py); an explicit skip where it does not. -#}
+    (rule in _utils/entropy_rule.py); an explicit skip where it does not. -#}
 {%- from tpldir ~ "/map.jinja" import entropy with context %}
 {%- from "core/libskip.jinja" import skip with context %}
-{%- set container = salt["hostfacts.container"]() %}
+{%- from "core/libhost.jinja" import host with context %}
+{%- set container = host.container %}
 {%- set valid = entropy.mode in ("auto", "haveged", "rng-tools", "none") %}
-{%- set plan = salt["entropy.choose"](entropy.mode) if valid else {} %}
+{%- set plan = grains.dsu_entropy[entropy.mode] if valid else {} %}
 {%- if not valid %}
 
 core-entropy-mode-invalid:

@@ -4,7 +4,8 @@
 {%- from "core/grub/map.jinja" import grub with context %}
 {%- from "core/memory/map.jinja" import memory with context %}
 {%- from "core/libskip.jinja" import skip with context %}
-{%- set facts = salt["hostfacts.summary"]() %}
+{%- from "core/libhost.jinja" import host with context %}
+{%- set facts = host %}
 {%- set update_exe = grub.update_command.split()[0] %}
 
 {%- if facts.container and not grub.allow_container %}

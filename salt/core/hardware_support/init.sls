@@ -2,9 +2,9 @@
     the RTC in UTC, and warnings (never failures) for missing soft requirements. -#}
 {%- from "core/hardware_support/map.jinja" import hardware_support as hw with context %}
 {%- from "core/libskip.jinja" import skip with context %}
-{%- set facts = salt["hostfacts.summary"]() %}
-{%- set vendor = (salt["file.read"]("/proc/cpuinfo") | regex_search("vendor_id\\s*:\\s*(\\S+)")
-                  or ["unknown"])[0] %}
+{%- from "core/libhost.jinja" import host with context %}
+{%- set facts = host %}
+{%- set vendor = host.cpu_vendor %}
 {%- set flags = grains.get("cpu_flags", []) %}
 {%- set cpu_flags = {} %}
 {%- for flag in hw.cpu_flags %}

@@ -3,7 +3,8 @@
     /etc/default/grub through core.grub, which imports this role's map. -#}
 {%- from "core/memory/map.jinja" import memory with context %}
 {%- from "core/libskip.jinja" import skip with context %}
-{%- set facts = salt["hostfacts.summary"]() %}
+{%- from "core/libhost.jinja" import host with context %}
+{%- set facts = host %}
 {%- set strategy = memory.effective_strategy %}
 {%- set sysctl = memory.effective_sysctl %}
 

@@ -2,8 +2,11 @@
     they change (or when it was never built). Third-party files in sources.list.d are left alone. -#}
 {%- from tpldir ~ "/map.jinja" import repositories with context %}
 {%- set codename = grains.oscodename %}
-{%- set archive = repositories.mirror or salt["aptsources.archive_uri"](codename) %}
-{%- set security = repositories.security_mirror or salt["aptsources.security_from_archive"](archive) %}
+{%- from "core/libhost.jinja" import apt with context %}
+{%- set archive = repositories.mirror or apt.archive_uri %}
+{%- set security = repositories.security_mirror
+      or (salt["aptsources.security_from_archive"](archive) if repositories.mirror
+          else apt.security_uri) %}
 {%- set components = repositories.components | join(" ") %}
 {%- if not archive or not components %}
 
@@ -11,7 +14,8 @@ core-repositories-sources-undetermined:
   test.fail_without_changes:
     - name: >-
         cannot write {{ repositories.sources_file }}: no Debian archive for {{ codename }} in the
-        host's APT sources and pillar core:repositories:mirror is empty, or no components given
+        host's APT sources{{ " (" ~ apt.sources_error ~ ")" if apt.sources_error else "" }} and
+        pillar core:repositories:mirror is empty, or no components given
 {%- else %}
 
 core-repositories-debian-sources:
@@ -52,7 +56,8 @@ core-repositories-package-cache-refreshed:
   module.run:
     - pkg.refresh_db:
       - failhard: True
-{%- if salt["file.find"](repositories.lists_dir, name="*_Packages*", maxdepth=1) %}
+{%- if (apt.has_package_lists if repositories.lists_dir == apt.lists_dir
+        else salt["file.find"](repositories.lists_dir, name="*_Packages*", maxdepth=1)) %}
     - onchanges:
       - file: core-repositories-debian-sources
       - file: core-repositories-sources-list

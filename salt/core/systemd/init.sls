@@ -3,7 +3,8 @@
 {%- from tpldir ~ "/map.jinja" import systemd with context %}
 {%- from "core/libini.jinja" import ini_section with context %}
 {%- from "core/libskip.jinja" import skip with context %}
-{%- set init = salt["hostfacts.summary"]().init %}
+{%- from "core/libhost.jinja" import host with context %}
+{%- set init = host.init %}
 {%- if init != "systemd" %}
 {{ skip("core-systemd-skipped", "the init system (PID 1) is " ~ init ~ ", not systemd") }}
 {%- else %}

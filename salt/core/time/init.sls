@@ -4,7 +4,8 @@
     clock) and the unit's CAP_SYS_TIME condition is lifted. -#}
 {%- from tpldir ~ "/map.jinja" import time with context %}
 {%- from "core/libskip.jinja" import skip with context %}
-{%- set container = salt["hostfacts.summary"]().container %}
+{%- from "core/libhost.jinja" import host with context %}
+{%- set container = host.container %}
 
 core-time-packages-installed:
   pkg.installed:
