@@ -11,6 +11,8 @@ Both sides fetch packages through the lab's caching proxy; the baseline warms it
 untimed download-only pass whose files are then deleted), so no side pays for the network.
 """
 
+import os
+import resource
 import shlex
 import subprocess
 import time
@@ -41,13 +43,21 @@ def _ssh(host: lab.LabHost, command: str, what: str) -> float:
     return time.monotonic() - started
 
 
+def _operator_cpu() -> float:
+    """CPU seconds of this process's finished children: salt-ssh and its ssh processes. The lab
+    hosts are children too, but still running, so their CPU is not in it."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _apply(hosts: list[lab.LabHost], *args: str,
-           wipe: bool = False) -> tuple[float, dict[str, StateSummary]]:
-    """One salt-ssh highstate run on *hosts* at once: (wall seconds, summary per host)."""
+           wipe: bool = False) -> tuple[float, dict[str, StateSummary], float]:
+    """One salt-ssh highstate run on *hosts* at once: (wall seconds, summary per host, operator
+    CPU seconds)."""
     names = [h.name for h in hosts]
-    started = time.monotonic()
+    cpu, started = _operator_cpu(), time.monotonic()
     run = salt_ssh(names, "state.apply", *args, roster=roster_path(lab.lab_dir()), wipe=wipe)
-    took = time.monotonic() - started
+    took, cpu = time.monotonic() - started, _operator_cpu() - cpu
     summaries = {n: summarize_states(run.returns.get(n, [f"no return: {run.stderr[-500:]}"]))
                  for n in names}
     broken = {n: s for n, s in summaries.items() if not s.success}
@@ -56,7 +66,7 @@ def _apply(hosts: list[lab.LabHost], *args: str,
         why = summary.errors[:1] or [f"{p.id}: {p.comment}" for p in summary.failed_states[:1]]
         raise DsuError(f"the highstate failed on {', '.join(broken)}: {str(why[0])[:300]}",
                        "run dsu deploy against a lab host to see the whole run")
-    return took, summaries
+    return took, summaries, cpu
 
 
 def highstate_packages(host: lab.LabHost) -> list[str]:
@@ -93,11 +103,11 @@ def highstate_bench(release: str, progress: Progress) -> dict[str, Any]:
         names = " ".join(shlex.quote(p) for p in packages)
         apt_s = _ssh(baseline, f"{APT} update && {APT} install {names}", "apt-get install")
         progress.step(f"baseline {apt_s:.1f}s; timed: highstate on a fresh host", target.name)
-        apply_s, first = _apply([target])
+        apply_s, first, _ = _apply([target])
         progress.step(f"highstate {apply_s:.1f}s; timed: test=True rerun", target.name)
-        test_s, check = _apply([target], "test=True")
+        test_s, check, _ = _apply([target], "test=True")
         progress.step(f"test=True {test_s:.1f}s; timed: re-apply", target.name)
-        again_s, again = _apply([target], wipe=True)
+        again_s, again, _ = _apply([target], wipe=True)
     finally:
         lab.down([h.name for h in hosts], progress)
     return _report(HIGHSTATE_SCHEMA, release, apply_s / apt_s, HIGHSTATE_TARGET,
@@ -144,23 +154,31 @@ def fleet_bench(count: int, release: str, progress: Progress) -> dict[str, Any]:
         warm, single, fleet = hosts[0], hosts[1], hosts[2:]
         _warm_proxy(warm, highstate_packages(warm), progress)
         progress.step("timed: highstate on one fresh host", single.name)
-        single_s, _ = _apply([single], wipe=True)
+        single_s, _, single_cpu = _apply([single], wipe=True)
         progress.step(f"one host {single_s:.1f}s; timed: highstate on {count} fresh hosts at once")
-        fleet_s, summaries = _apply(fleet, wipe=True)
+        fleet_s, summaries, fleet_cpu = _apply(fleet, wipe=True)
     finally:
         lab.down([h.name for h in hosts], progress)
     return _report(FLEET_SCHEMA, release, fleet_s / single_s, FLEET_TARGET, hosts=count,
                    one_host_s=round(single_s, 2), fleet_s=round(fleet_s, 2),
+                   operator_cpu_s={"one_host": round(single_cpu, 2), "fleet": round(fleet_cpu, 2)},
+                   cores=os.cpu_count() or 1,
                    states_per_host=sorted({_count(s) for s in summaries.values()}))
 
 
 def fleet_markdown(report: dict[str, Any]) -> str:
+    cpu = report["operator_cpu_s"]
     return "\n".join([
         f"# Fleet benchmark (Debian {report['release']}, fresh lab hosts)", "",
         f"- highstate on one host: {report['one_host_s']:.1f} s",
         f"- highstate on {report['hosts']} hosts at once: {report['fleet_s']:.1f} s = "
         f"{report['ratio']:.2f} x one (target {report['target_ratio']}: "
-        f"{'met' if report['within_target'] else 'NOT met'})", ""])
+        f"{'met' if report['within_target'] else 'NOT met'})",
+        f"- the operator's side (salt-ssh and ssh): {cpu['one_host']:.1f} CPU s for one host, "
+        f"{cpu['fleet']:.1f} CPU s for {report['hosts']}",
+        f"- in the lab all {report['hosts'] + 2} hosts share this machine's {report['cores']} "
+        "cores, so the fleet run also waits for every host's own package installs on them; "
+        "separate servers each bring their own CPU", ""])
 
 
 def bench_highstate(release: str, out: Path | None = None) -> int:
