@@ -1,20 +1,19 @@
 """
 Grains the roles decide by: ``dsu_host`` (virtualisation, container, init system, boot mode, CPU
-vendor), ``dsu_entropy`` (what each ``core:entropy:mode`` means on the running kernel) and
-``dsu_apt`` (the Debian archive the host's APT sources use, whether apt has package lists).
+vendor) and ``dsu_entropy`` (what each ``core:entropy:mode`` means on the running kernel).
 
 Why grains and not execution-module calls from the templates: under salt-ssh every ``salt[...]``
 call while rendering is one more SSH round trip with a fresh Python on the host (about 1.5 s),
 while grains arrive with the run's first answer. salt-call and minions load them once per run or
-start; none of these facts change while a host runs.
+start; none of these facts change while a host runs. (Grains may be cached: salt-ssh keeps them
+for 5 minutes on the host, a minion until it restarts. So nothing that a state changes belongs
+here: the APT sources, which core.repositories rewrites, are read by ``aptsources.current``.)
 """
 
-import glob
 import os
 import re
 
 CONTAINER_MARKERS = ("/run/systemd/container", "/run/container_type")
-APT_LISTS = "/var/lib/apt/lists"
 
 
 def _read(path, default=""):
@@ -73,25 +72,3 @@ def dsu_entropy(grains):
     release = grains.get("kernelrelease", "")
     return {"dsu_entropy": {mode: rule(mode, release) for mode in __utils__["entropy_rule.modes"]()}}
 
-
-def dsu_apt(grains):
-    """The archive and security URIs the host's sources use for its own release ("" when none
-    does, or when a source file cannot be read: then ``sources_error`` says why), and whether
-    apt has any package lists yet."""
-    if grains.get("os_family") != "Debian":
-        return {}
-    sources = __utils__
-    archive, error = "", ""
-    try:
-        archive = sources["apt_sources.archive_uri"](grains.get("oscodename", ""))
-    except OSError as exc:
-        error = str(exc)
-    return {
-        "dsu_apt": {
-            "archive_uri": archive,
-            "security_uri": sources["apt_sources.security_from_archive"](archive),
-            "sources_error": error,
-            "lists_dir": APT_LISTS,
-            "has_package_lists": bool(glob.glob(os.path.join(APT_LISTS, "*_Packages*"))),
-        }
-    }

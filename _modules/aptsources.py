@@ -1,7 +1,6 @@
 """
 The Debian archive URIs a host already uses, read from its APT sources (deb822 and one-line form)
-by ``_utils/apt_sources.py``, which documents the rule; the ``dsu_apt`` grain holds the same
-answer for the host's own release.
+by ``_utils/apt_sources.py``, which documents the rule.
 
 The ``core.repositories`` role rewrites the Debian sources in deb822 form; when pillar names no
 mirror it keeps the one the host already uses, so nothing in this repository has to name a mirror.
@@ -65,3 +64,21 @@ def archive_uri(codename=None, apt_dir=APT_DIR):
     """
     codename = codename or __grains__.get("oscodename", "")
     return __utils__["apt_sources.find_uri"](entries(apt_dir), codename)
+
+
+def current(codename=None, mirror=""):
+    """
+    What ``core.repositories`` writes, in one call (under salt-ssh each call from a template is an
+    SSH round trip): ``{"archive_uri": ..., "security_uri": ...}`` for *codename* (default: the
+    host's own). The archive is *mirror* when given, else the one the host's sources use ("" when
+    none); the security archive is derived from it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' aptsources.current
+        salt '*' aptsources.current mirror=http://mirror.example/debian
+    """
+    archive = mirror or archive_uri(codename)
+    return {"archive_uri": archive, "security_uri": security_from_archive(archive)}

@@ -1,6 +1,6 @@
 """
-The Debian archive URIs a host already uses, read from its APT sources (deb822 and one-line form);
-shared by the ``aptsources`` execution module and the ``dsu_apt`` grain.
+The Debian archive URIs a host already uses, read from its APT sources (deb822 and one-line form),
+for the ``aptsources`` execution module; pure functions, unit-tested on their own.
 
 An entry counts as the Debian archive when it is an enabled ``deb`` entry whose suites include the
 release codename itself (``bookworm``); the security archive defaults to the same host with

@@ -1,5 +1,7 @@
 {#- Reaction to dsu/deploy/<host>/complete and salt/minion/<id>/start (reactor/master.d/health.conf):
     run health.check on that one minion and hand its summary to the health_json returner there.
+    On a minion start the orchestration salt/orch/health_after_start.sls does it, syncing the
+    project's modules first: a minion may start before it has ever synced them.
 
     What is refused (rendered as no reaction, with a warning in the master log):
     - a host that is not a plain host name (the schema's host pattern): the tag is the only
@@ -42,13 +44,24 @@
     {%- set run_id = none %}
   {%- endif %}
 
+  {%- if parts[:2] == ['salt', 'minion'] %}
+{#- A (re)started minion may never have synced: the orchestration syncs, then checks. #}
+
+health-check-{{ host }}:
+  runner.state.orchestrate:
+    - args:
+      - mods: orch.health_after_start
+      - pillar: {{ {"dsu_health_host": host} | json }}
+  {%- else %}
+
 health-check-{{ host }}:
   local.health.check:
     - tgt: {{ [host] | json }}
     - tgt_type: list
     - ret: health_json
-  {%- if run_id %}
+    {%- if run_id %}
     - args:
       - run_id: {{ run_id | json }}
+    {%- endif %}
   {%- endif %}
 {%- endif %}

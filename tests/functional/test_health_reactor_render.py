@@ -59,8 +59,27 @@ def test_a_minion_cannot_ask_for_another_hosts_check(react):
     assert react("dsu/deploy/web2/complete", _from_minion("web1", {"run_id": "r-1"})) == {}
 
 
-def test_minion_start_checks_the_minion_that_started(react):
+def _orchestration(host):
+    return {f"health-check-{host}": {"runner": [
+        {"args": [{"mods": "orch.health_after_start"}, {"pillar": {"dsu_health_host": host}}]},
+        "state.orchestrate"]}}
+
+
+def test_minion_start_syncs_then_checks_the_minion_that_started(react):
     started = _from_minion("web1", "Minion web1 started at Mon Nov 24 10:00:00 2026")
-    assert react("salt/minion/web1/start", started) == _job("web1")
+    assert react("salt/minion/web1/start", started) == _orchestration("web1")
     assert react("salt/minion/web2/start", started) == {}
     assert react("salt/minion/web1/start", {"id": "web1"}) == {}  # not sent by a minion
+
+
+@pytest.mark.parametrize("host", ["web1", "*", "a b", ""])
+def test_the_orchestration_syncs_before_it_checks_and_only_one_minion(caller, host):
+    states = caller(f"dsu_health_host: {host!r}\n").cmd("state.show_sls", "orch.health_after_start")
+    if host != "web1":
+        assert list(states) == ["health-after-start-host-invalid"]
+        return
+    check = states["health-after-start-checked"]["salt"]
+    assert {"tgt": ["web1"]} in check and {"tgt_type": "list"} in check
+    assert {"ret": "health_json"} in check
+    assert {"require": [{"salt": "health-after-start-modules-synced"}]} in check
+    assert {"name": "saltutil.sync_all"} in states["health-after-start-modules-synced"]["salt"]

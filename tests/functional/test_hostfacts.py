@@ -1,5 +1,5 @@
-"""The dsu_host, dsu_entropy and dsu_apt grains (_grains/dsu_host.py) as the loader gives them on
-this machine, and the hostfacts/entropy/aptsources modules answering from the same rules."""
+"""The dsu_host and dsu_entropy grains (_grains/dsu_host.py) as the loader gives them on this
+machine, the hostfacts/entropy modules answering from the same rules, and aptsources.current."""
 
 
 def test_hostfacts_is_loaded_from_the_repo(loaders):
@@ -25,8 +25,10 @@ def test_entropy_grain_holds_the_modules_answer_for_every_mode(loaders, minion_o
         assert plan == loaders["entropy.choose"](mode)
 
 
-def test_apt_grain_matches_the_module(loaders, minion_opts):
-    apt = minion_opts["grains"]["dsu_apt"]
-    assert apt["archive_uri"] == loaders["aptsources.archive_uri"]()
-    assert apt["security_uri"] == loaders["aptsources.security_from_archive"](apt["archive_uri"])
-    assert apt["lists_dir"] == "/var/lib/apt/lists" and isinstance(apt["has_package_lists"], bool)
+def test_current_sources_in_one_call(loaders):
+    current = loaders["aptsources.current"]()
+    assert current["archive_uri"] == loaders["aptsources.archive_uri"]()
+    assert current["security_uri"] == loaders["aptsources.security_from_archive"](
+        current["archive_uri"])
+    assert loaders["aptsources.current"](mirror="http://m.example/debian") == {
+        "archive_uri": "http://m.example/debian", "security_uri": "http://m.example/debian-security"}

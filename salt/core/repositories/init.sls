@@ -2,11 +2,9 @@
     they change (or when it was never built). Third-party files in sources.list.d are left alone. -#}
 {%- from tpldir ~ "/map.jinja" import repositories with context %}
 {%- set codename = grains.oscodename %}
-{%- from "core/libhost.jinja" import apt with context %}
-{%- set archive = repositories.mirror or apt.archive_uri %}
-{%- set security = repositories.security_mirror
-      or (salt["aptsources.security_from_archive"](archive) if repositories.mirror
-          else apt.security_uri) %}
+{%- set current = salt["aptsources.current"](codename, repositories.mirror) %}
+{%- set archive = current.archive_uri %}
+{%- set security = repositories.security_mirror or current.security_uri %}
 {%- set components = repositories.components | join(" ") %}
 {%- if not archive or not components %}
 
@@ -14,8 +12,7 @@ core-repositories-sources-undetermined:
   test.fail_without_changes:
     - name: >-
         cannot write {{ repositories.sources_file }}: no Debian archive for {{ codename }} in the
-        host's APT sources{{ " (" ~ apt.sources_error ~ ")" if apt.sources_error else "" }} and
-        pillar core:repositories:mirror is empty, or no components given
+        host's APT sources and pillar core:repositories:mirror is empty, or no components given
 {%- else %}
 
 core-repositories-debian-sources:
@@ -51,20 +48,25 @@ core-repositories-sources-list:
     - require:
       - file: core-repositories-debian-sources
 
-{#- Refresh when the sources changed; always while apt has no package lists at all. #}
+{#- Refresh when the sources changed ... #}
 core-repositories-package-cache-refreshed:
   module.run:
     - pkg.refresh_db:
       - failhard: True
-{%- if (apt.has_package_lists if repositories.lists_dir == apt.lists_dir
-        else salt["file.find"](repositories.lists_dir, name="*_Packages*", maxdepth=1)) %}
     - onchanges:
       - file: core-repositories-debian-sources
       - file: core-repositories-sources-list
-{%- else %}
+
+{#- ... and whenever apt has no package lists at all (it never ran apt update). Checked when the
+    state runs, not when it renders: a minion's view stays current however long it has run. #}
+core-repositories-package-cache-built:
+  module.run:
+    - pkg.refresh_db:
+      - failhard: True
+    - unless: {{ ("ls " ~ repositories.lists_dir ~ "/*_Packages* >/dev/null 2>&1") | yaml_dquote }}
     - require:
       - file: core-repositories-sources-list
-{%- endif %}
+      - module: core-repositories-package-cache-refreshed
 
 # After the sources and the cache: with aggregate, every role's packages join this transaction,
 # which inherits these requisites, so all packages come from the final sources.
@@ -74,4 +76,5 @@ core-repositories-packages-installed:
     - aggregate: True
     - require:
       - module: core-repositories-package-cache-refreshed
+      - module: core-repositories-package-cache-built
 {%- endif %}

@@ -73,5 +73,5 @@ def test_repositories_components_from_pillar(fresh_host):
     # Sources unchanged but no package lists at all: the role builds the cache once.
     on_host(host, "rm /var/lib/apt/lists/*_Packages")
     run = apply_and_summarize(host, roster_path(lab.lab_dir()), "core.repositories", pillar=pillar)
-    assert [s.id for s in run.changed_states] == ["core-repositories-package-cache-refreshed"], run
+    assert [s.id for s in run.changed_states] == ["core-repositories-package-cache-built"], run
     on_host(host, "ls /var/lib/apt/lists/*_bookworm-security_main_binary-amd64_Packages")
