@@ -140,20 +140,45 @@ def _boot(host: LabHost, rootfs: Path, tie_to_parent: bool) -> int:
     return proc.pid
 
 
-def _wait_for_ssh(host: LabHost, deadline: float) -> None:
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failed_unit(log: Path) -> str | None:
+    """The first unit the host's systemd failed to start, from its console (None: none yet)."""
+    if not log.exists():
+        return None
+    found = re.search(r"Failed to start (\S+)", ANSI.sub("", log.read_text(errors="replace")))
+    return found.group(1) if found else None
+
+
+def _wait_for_ssh(host: LabHost, deadline: float) -> str | None:
+    """None once SSH answers; the name of a unit that failed at boot, if that comes first."""
     log = lab_dir() / "run" / host.name / "console.log"
     while True:
         if not host.alive():
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             raise DsuError(f"lab host {host.name} stopped while booting: {' '.join(tail)}",
                            f"see {log}")
+        unit = _failed_unit(log)
+        if unit:
+            return unit
         probe = subprocess.run(ssh_argv(host, "true", connect_timeout=2), capture_output=True)
         if probe.returncode == 0:
-            return
+            return None
         if time.monotonic() > deadline:
             raise DsuError(f"lab host {host.name} did not answer SSH within {SSH_WAIT_SECONDS}s",
                            f"see its console in {log}")
         time.sleep(0.3)
+
+
+def _wait_all(hosts: list[LabHost]) -> dict[str, str]:
+    """Wait for every host's SSH; {host name: unit that failed at boot} for the others."""
+    if not hosts:
+        return {}
+    deadline = time.monotonic() + SSH_WAIT_SECONDS
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        units = list(pool.map(lambda h: _wait_for_ssh(h, deadline), hosts))
+    return {h.name: u for h, u in zip(hosts, units, strict=True) if u}
 
 
 def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress | None = None,
@@ -194,10 +219,23 @@ def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress 
             hosts.append(host)
             booted.append(host)
         roster.write(state, registered(), ssh_key())
-    deadline = time.monotonic() + SSH_WAIT_SECONDS
     try:
-        with ThreadPoolExecutor(max_workers=max(1, len(booted))) as pool:
-            list(pool.map(lambda h: _wait_for_ssh(h, deadline), booted))
+        failed = _wait_all(booted)
+        if failed:
+            # Containers started by one process share nspawn's payload cgroup tree here, and
+            # when several boot at once systemd now and then cannot attach a unit to its cgroup
+            # (status 219/CGROUP); without its seed unit a host has no address. Boot it again.
+            again = [h for h in booted if h.name in failed]
+            for host in again:
+                progress.step(f"{failed[host.name]} failed at boot; booting it again", host.name)
+                _stop(host, forget=False)
+                host.pid = _boot(host, rootfs, tie_to_parent)
+                (_registry() / f"{host.name}.json").write_text(json.dumps(asdict(host)))
+            failed = _wait_all(again)
+        if failed:
+            name, unit = next(iter(failed.items()))
+            raise DsuError(f"lab host {name} failed to start {unit} twice",
+                           f"see its console in {lab_dir() / 'run' / name / 'console.log'}")
     except BaseException:
         for host in booted:
             _stop(host)
@@ -236,7 +274,7 @@ def _container_init(nspawn_pid: int) -> int | None:
     return int(children[0]) if len(children) == 1 else None
 
 
-def _stop(host: LabHost) -> None:
+def _stop(host: LabHost, forget: bool = True) -> None:
     if host.alive():
         # Lab hosts are volatile: nothing to save, so skip stopping each service and ask systemd
         # for its immediate poweroff (SIGRTMIN+14: kill everything, unmount, exit), about a
@@ -253,7 +291,8 @@ def _stop(host: LabHost) -> None:
             _kill_tree(host.pid)
             while host.alive():
                 time.sleep(0.1)
-    _forget(host)
+    if forget:
+        _forget(host)
 
 
 def _forget(host: LabHost) -> None:

@@ -50,3 +50,16 @@ def test_image_key_changes_with_packages_and_release(monkeypatch):
 def test_unknown_release_is_refused():
     with pytest.raises(DsuError, match="unknown release"):
         image.ensure_image("sid")
+
+
+def test_a_unit_that_failed_at_boot_is_read_from_the_console(tmp_path):
+    from dsu.lab.hosts import _failed_unit
+
+    log = tmp_path / "console.log"
+    assert _failed_unit(log) is None
+    log.write_text("\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39mssh.service\x1b[0m.\n"
+                   "Failed to create symlink /sys/fs/cgroup/cpu: File exists\n")
+    assert _failed_unit(log) is None  # nspawn's cgroup chatter is not a failed unit
+    log.write_text(log.read_text() + "[\x1b[0;1;31mFAILED\x1b[0m] Failed to start "
+                   "\x1b[0;1;39mdsu-lab-seed.service\x1b[0m - Seed this lab host.\n")
+    assert _failed_unit(log) == "dsu-lab-seed.service"
