@@ -121,4 +121,6 @@ def apt_proxy_conf() -> str:
         "// The machine's mirror may serve a frozen snapshot; its Release dates are old on purpose.\n"
         'Acquire::Check-Valid-Until "false";\n'
         'Acquire::Check-Date "false";\n'
+        "// Ten hosts installing at once on two cores can leave a connection unanswered for a while.\n"
+        'Acquire::Retries "3";\n'
     )

@@ -21,6 +21,9 @@ UPSTREAM_TIMEOUT = 60
 
 class CachingProxy(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's listen backlog of 5 drops the SYNs of many hosts' apt starting at once
+    # (the fleet benchmark boots ten); dropped SYNs end as apt's "connection timed out".
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], cache: Path, allowed_hosts: set[str]) -> None:
         super().__init__(address, _Handler)
