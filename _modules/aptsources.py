@@ -19,6 +19,14 @@ def __virtual__():
     return __virtualname__
 
 
+def _read_sources(reader, *args):
+    """The _utils/apt_sources.py *reader*'s answer; a source file it cannot read is an error."""
+    try:
+        return __utils__[f"apt_sources.{reader}"](*args)
+    except OSError as exc:
+        raise CommandExecutionError(f"cannot read the APT sources: {exc}") from exc
+
+
 def entries(apt_dir=APT_DIR):
     """
     Every enabled ``deb`` entry in the host's sources as ``[uris, suites]`` pairs, in the order
@@ -30,10 +38,7 @@ def entries(apt_dir=APT_DIR):
 
         salt '*' aptsources.entries
     """
-    try:
-        return __utils__["apt_sources.entries"](apt_dir)
-    except OSError as exc:
-        raise CommandExecutionError(f"cannot read the APT sources: {exc}") from exc
+    return _read_sources("entries", apt_dir)
 
 
 def security_from_archive(archive):
@@ -63,7 +68,7 @@ def archive_uri(codename=None, apt_dir=APT_DIR):
         salt '*' aptsources.archive_uri codename=trixie
     """
     codename = codename or __grains__.get("oscodename", "")
-    return __utils__["apt_sources.find_uri"](entries(apt_dir), codename)
+    return _read_sources("archive_uri", codename, apt_dir)
 
 
 def current(codename=None, mirror=""):

@@ -150,13 +150,15 @@ def bench_health(repeats: int, timeout_s: float, out: Path | None = None) -> int
         report = health_bench(host, repeats, timeout_s, progress)
     finally:
         lab.down([name], progress)
-    _publish(report, markdown(report), out or artifacts_dir() / "bench" / "health", progress)
+    publish(report, markdown(report), out, "health", progress)
     return 0 if report["bounded_by_one_timeout"] else 1
 
 
-def _publish(report: dict[str, Any], text: str, base: Path, progress: Progress) -> None:
-    """Write report.json and report.md into a new UTC-stamped run directory; print the summary."""
-    run_dir = base / utc_stamp()
+def publish(report: dict[str, Any], text: str, out: Path | None, bench: str,
+            progress: Progress) -> None:
+    """Write report.json and report.md into a new UTC-stamped run directory under *out* (default
+    ci-artifacts/bench/<bench>); print the summary and where the evidence is."""
+    run_dir = (out or artifacts_dir() / "bench" / bench) / utc_stamp()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (run_dir / "report.md").write_text(text)
@@ -281,5 +283,5 @@ def bench_sops(repeats: int, out: Path | None = None) -> int:
     progress = Progress()
     with tempfile.TemporaryDirectory(prefix="dsu-bench-sops-") as tmp:
         report = sops_bench(Path(tmp), repeats, progress)
-    _publish(report, sops_markdown(report), out or artifacts_dir() / "bench" / "sops", progress)
+    publish(report, sops_markdown(report), out, "sops", progress)
     return 0

@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dsu.bench import _publish
+from dsu.bench import publish
 from dsu.errors import DsuError
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.paths import artifacts_dir
 from dsu.progress import Progress
 from dsu.saltrun import StateSummary, salt_ssh, summarize_states
 
@@ -185,8 +184,7 @@ def bench_highstate(release: str, out: Path | None = None) -> int:
     """Measure, write report.json + report.md; 0 unless a run failed (targets are reported)."""
     progress = Progress()
     report = highstate_bench(release, progress)
-    _publish(report, highstate_markdown(report), out or artifacts_dir() / "bench" / "highstate",
-             progress)
+    publish(report, highstate_markdown(report), out, "highstate", progress)
     return 0
 
 
@@ -195,5 +193,5 @@ def bench_fleet(count: int, release: str, out: Path | None = None) -> int:
         raise DsuError(f"--count must be at least 2, not {count}")
     progress = Progress()
     report = fleet_bench(count, release, progress)
-    _publish(report, fleet_markdown(report), out or artifacts_dir() / "bench" / "fleet", progress)
+    publish(report, fleet_markdown(report), out, "fleet", progress)
     return 0

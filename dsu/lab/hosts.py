@@ -21,7 +21,7 @@ from pathlib import Path
 from dsu.errors import DsuError
 from dsu.lab import network, roster, system
 from dsu.lab.image import ensure_image
-from dsu.paths import locked, state_dir
+from dsu.paths import locked, replace_file, state_dir
 from dsu.progress import Progress
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -59,6 +59,11 @@ def _registry() -> Path:
     path = lab_dir() / "hosts"
     path.mkdir(exist_ok=True)
     return path
+
+
+def _register(host: LabHost) -> None:
+    # Atomic: `dsu lab status` and other runs read the registry without the lab lock.
+    replace_file(_registry() / f"{host.name}.json", json.dumps(asdict(host)), mode=0o644)
 
 
 def registered() -> list[LabHost]:
@@ -214,7 +219,7 @@ def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress 
             host = LabHost(host_name, release, index, network.host_address(index), 0, time.time(),
                            host_key)
             host.pid = _boot(host, rootfs, tie_to_parent)
-            (_registry() / f"{host_name}.json").write_text(json.dumps(asdict(host)))
+            _register(host)
             progress.step(f"booting {release} at {host.address}", host_name)
             hosts.append(host)
             booted.append(host)
@@ -230,7 +235,7 @@ def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress 
                 progress.step(f"{failed[host.name]} failed at boot; booting it again", host.name)
                 _stop(host, forget=False)
                 host.pid = _boot(host, rootfs, tie_to_parent)
-                (_registry() / f"{host.name}.json").write_text(json.dumps(asdict(host)))
+                _register(host)
             failed = _wait_all(again)
         if failed:
             name, unit = next(iter(failed.items()))

@@ -3,7 +3,6 @@
 {%- from "core/hardware_support/map.jinja" import hardware_support as hw with context %}
 {%- from "core/libskip.jinja" import skip with context %}
 {%- from "core/libhost.jinja" import host with context %}
-{%- set facts = host %}
 {%- set vendor = host.cpu_vendor %}
 {%- set flags = grains.get("cpu_flags", []) %}
 {%- set cpu_flags = {} %}
@@ -16,26 +15,26 @@ core-hardware_support-facts-recorded:
     - name: {{ hw.facts_file }}
     - serializer: json
     - dataset: {{ {
-        "boot_mode": facts.boot_mode,
-        "container": facts.container,
+        "boot_mode": host.boot_mode,
+        "container": host.container,
         "cpu_arch": grains.get("cpuarch", ""),
         "cpu_flags": cpu_flags,
         "cpu_model": grains.get("cpu_model", ""),
         "cpu_vendor": vendor,
-        "virtual": facts.virtual,
-        "virtual_subtype": facts.virtual_subtype,
+        "virtual": host.virtual,
+        "virtual_subtype": host.virtual_subtype,
       } | json }}
     - user: root
     - group: root
     - mode: '0644'
     - makedirs: True
 
-{%- if facts.container %}
+{%- if host.container %}
 {{ skip("core-hardware_support-microcode-skipped",
-        "no microcode in a container (" ~ facts.container ~ "): the machine's kernel loads it") }}
-{%- elif facts.virtual != "physical" %}
+        "no microcode in a container (" ~ host.container ~ "): the machine's kernel loads it") }}
+{%- elif host.virtual != "physical" %}
 {{ skip("core-hardware_support-microcode-skipped",
-        "no microcode on a virtual machine (" ~ facts.virtual ~ "): the hypervisor's host loads it") }}
+        "no microcode on a virtual machine (" ~ host.virtual ~ "): the hypervisor's host loads it") }}
 {%- elif vendor not in hw.microcode_packages %}
 {{ skip("core-hardware_support-microcode-skipped", "no microcode package for CPU vendor " ~ vendor) }}
 {%- else %}
@@ -48,11 +47,11 @@ core-hardware_support-packages:
 
 {%- if not hw.rtc_utc %}
 {{ skip("core-hardware_support-rtc-utc-skipped", "core:hardware_support:rtc_utc is off") }}
-{%- elif facts.container %}
+{%- elif host.container %}
 {{ skip("core-hardware_support-rtc-utc-skipped",
-        "no RTC in a container (" ~ facts.container ~ "): the clock belongs to the machine") }}
-{%- elif facts.init != "systemd" %}
-{{ skip("core-hardware_support-rtc-utc-skipped", "timedatectl needs systemd; PID 1 is " ~ facts.init) }}
+        "no RTC in a container (" ~ host.container ~ "): the clock belongs to the machine") }}
+{%- elif host.init != "systemd" %}
+{{ skip("core-hardware_support-rtc-utc-skipped", "timedatectl needs systemd; PID 1 is " ~ host.init) }}
 {%- else %}
 
 core-hardware_support-rtc-utc:
