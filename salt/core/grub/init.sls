@@ -5,13 +5,12 @@
 {%- from "core/memory/map.jinja" import memory with context %}
 {%- from "core/libskip.jinja" import skip with context %}
 {%- from "core/libhost.jinja" import host with context %}
-{%- set facts = host %}
 {%- set update_exe = grub.update_command.split()[0] %}
 
-{%- if facts.container and not grub.allow_container %}
+{%- if host.container and not grub.allow_container %}
 {{ skip("core-grub-skipped",
         "the kernel command line belongs to the machine: this host is a container ("
-        ~ facts.container ~ ")") }}
+        ~ host.container ~ ")") }}
 {%- elif not salt["file.file_exists"](grub.default_file) %}
 {{ skip("core-grub-skipped", "no GRUB on this host: " ~ grub.default_file ~ " does not exist") }}
 {%- elif not salt["file.access"](update_exe, "x") %}

@@ -4,7 +4,6 @@
 {%- from "core/memory/map.jinja" import memory with context %}
 {%- from "core/libskip.jinja" import skip with context %}
 {%- from "core/libhost.jinja" import host with context %}
-{%- set facts = host %}
 {%- set strategy = memory.effective_strategy %}
 {%- set sysctl = memory.effective_sysctl %}
 
@@ -38,10 +37,10 @@ core-memory-sysctl-file:
         {{ key }} = {{ value }}
 {%-   endfor %}
 
-{%-   if facts.container %}
+{%-   if host.container %}
 {{ skip("core-memory-sysctl-live-skipped",
         "sysctl values not applied live: /proc/sys is read-only in a container ("
-        ~ facts.container ~ "); the file is in place for systemd-sysctl") }}
+        ~ host.container ~ "); the file is in place for systemd-sysctl") }}
 {%-   else %}
 
 core-memory-sysctl-live:
@@ -76,9 +75,9 @@ core-memory-zram-config:
     - require:
       - pkg: core-memory-packages
 
-{%-     if facts.container %}
+{%-     if host.container %}
 {{ skip("core-memory-zram-service-skipped",
-        "zramswap not started: a container has no zram device (" ~ facts.container
+        "zramswap not started: a container has no zram device (" ~ host.container
         ~ "); the configuration is written, the unit is disabled") }}
 
 core-memory-zram-service-disabled:
@@ -115,10 +114,10 @@ core-memory-kernel-params-handed-to-grub:
 
 {%-   if memory.zswap_runtime %}
 {%-     set sysfs = memory.zswap.sysfs_dir %}
-{%-     if facts.container or not salt["file.access"](sysfs ~ "/enabled", "w") %}
+{%-     if host.container or not salt["file.access"](sysfs ~ "/enabled", "w") %}
 {{ skip("core-memory-zswap-runtime-skipped",
         "zswap runtime parameters not set: " ~ sysfs
-        ~ (" is read-only in a container (" ~ facts.container ~ ")" if facts.container
+        ~ (" is read-only in a container (" ~ host.container ~ ")" if host.container
            else " is not writable (no zswap in this kernel)")
         ~ "; the kernel command line carries them from the next boot") }}
 {%-     else %}
