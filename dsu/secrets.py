@@ -6,11 +6,9 @@ loaded here by path so the operator tooling and Salt can never disagree on the f
 
 import base64
 import datetime
-import importlib.util
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,7 +16,8 @@ from typing import Any
 import yaml
 
 from dsu.errors import DsuError
-from dsu.paths import REPO_ROOT, replace_file
+from dsu.paths import replace_file
+from dsu.saltext import utils_module
 
 CONFIG_NAME = ".sops.yaml"
 RULE_SELECTORS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
@@ -26,14 +25,7 @@ RULE_SELECTORS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex",
 
 def sopsfile() -> ModuleType:
     """The repo's `_utils/sopsfile.py` as a module (imported once)."""
-    name = "dsu_sopsfile"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "_utils" / "sopsfile.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+    return utils_module("sopsfile")
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,0 +1,28 @@
+"""This checkout's Salt extension code, used from the operator side without a Salt loader.
+
+The pure parts of ``_utils/`` (SOPS format, APT sources, health report) are plain Python so that
+the Salt loader and ``dsu`` run the same code: ``dsu`` imports them by path, once per process.
+"""
+
+import importlib.util
+import sys
+from types import ModuleType
+
+from dsu.paths import REPO_ROOT
+
+
+def utils_module(name: str) -> ModuleType:
+    """``_utils/<name>.py`` of this checkout as a module (imported once)."""
+    qualified = f"dsu_utils_{name}"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(qualified, REPO_ROOT / "_utils" / f"{name}.py")
+        if spec is None or spec.loader is None:
+            raise ImportError(f"no _utils/{name}.py in {REPO_ROOT}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualified] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[qualified]
+            raise
+    return sys.modules[qualified]
