@@ -5,8 +5,8 @@ endpoints (TCP, HTTP(S), TLS expiry) and time synchronisation.
 Configured from pillar ``health_check:`` merged over :data:`DEFAULTS`. Every check yields one
 result record (``name``, ``kind``, ``mandatory``, ``status`` pass/warn/fail/skip, ``observed``,
 ``expected``, ``message``, ``duration_ms``); ``health.check`` runs them all concurrently and
-returns a summary in the ``deploy-system-unified/health-check/v1`` format
-(docs/schemas/health-check.v1.json). Nothing here changes the host.
+returns a ``health-check/v1`` summary (docs/schemas/health-check.v1.json; the format's facts
+live in ``_utils/health_report.py``). Nothing here changes the host.
 
 Something that is not installed is a ``fail`` when the check is mandatory and a ``skip`` when it
 is optional. An entry without ``mandatory`` is mandatory: what is worth declaring is assumed to
@@ -49,9 +49,6 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "health"
 
-SCHEMA_ID = "deploy-system-unified/health-check/v1"
-SCHEMA_VERSION = 1
-
 # What the system we replace accepted from a local caddy: any answer that proves it is serving.
 ANY_ANSWER = [200, 301, 302, 307, 308, 401, 403, 404]
 
@@ -89,7 +86,6 @@ BARE = {"fail_on_mandatory": True, "timeout_s": 5, "units": {}, "runtimes": {}, 
 STATUSES = ("pass", "warn", "fail", "skip")
 # Extra time after the longest probe timeout before unanswered probes are reported failed.
 DEADLINE_GRACE_S = 1.0
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def __virtual__():
@@ -627,7 +623,7 @@ def _now():
 
 def _run_id(run_id, cfg, started):
     run_id = str(run_id or cfg.get("run_id") or started.strftime("%Y%m%dT%H%M%SZ"))
-    if not _RUN_ID.match(run_id):
+    if not __utils__["health_report.is_run_id"](run_id):
         raise CommandExecutionError(
             f"run_id {run_id!r} must be 1-64 letters, digits, '.', '_' or '-' (a directory name)")
     return run_id
@@ -654,8 +650,7 @@ def summarize(results, run_id, host, started, finished, fail_on_mandatory=True):
     else:
         overall = "pass"
     return {
-        "schema": SCHEMA_ID,
-        "schema_version": SCHEMA_VERSION,
+        **__utils__["health_report.schema_fields"](),
         "run_id": run_id,
         "host": host,
         "started": started.isoformat(timespec="milliseconds"),

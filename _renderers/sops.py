@@ -17,14 +17,14 @@ a partial pillar.
 
 Keys: PGP through the GnuPG home ``sops_gnupghome`` (config), else ``GNUPGHOME``, else Salt's
 ``gpg_keydir``; age identities from ``sops_age_key_file`` (config), else as sops finds them
-(``SOPS_AGE_KEY``, ``SOPS_AGE_KEY_FILE``, ``~/.config/sops/age/keys.txt``).
+(``SOPS_AGE_KEY``, ``SOPS_AGE_KEY_FILE``, ``~/.config/sops/age/keys.txt``). These rules, the
+SOPS check and the decryption are the utils module ``sopsfile`` (``_utils/sopsfile.py``), which
+``dsu`` runs too; telling SOPS data from other data loads no cryptography.
 
 Unencrypted values count in the MAC as sops wrote them. Salt's YAML step reads YAML 1.1, where an
 unquoted ``yes``/``no``/``on``/``off`` is a boolean and sops (YAML 1.2) reads a string: such a value
 left unencrypted (``*_unencrypted``) fails the MAC check. Quote it.
 """
-
-import os
 
 import salt.loader
 from salt.exceptions import SaltRenderError
@@ -36,23 +36,33 @@ def __virtual__():
     return __virtualname__
 
 
-def _is_sops(data):
-    return isinstance(data, dict) and isinstance(data.get("sops"), dict) and "mac" in data["sops"]
+def _sopsfile(name):
+    """The function *name* of the utils module ``sopsfile`` (_utils/sopsfile.py), through a utils
+    loader made once per loader context. Loading it imports no cryptography, pyrage nor gnupg:
+    those load when a SOPS document is decrypted.
 
-
-def _sopsfile():
+    salt-ssh renders state files on the operator's side with the target's options, whose
+    extension modules are only on the target: there the operator's own (``__master_opts__``)
+    say where ``_utils`` is."""
     if "sops.utils" not in __context__:
-        __context__["sops.utils"] = salt.loader.utils(__opts__, whitelist=["sopsfile"])
-    return __context__["sops.utils"]
+        opts = __opts__.get("__master_opts__") or __opts__
+        __context__["sops.utils"] = salt.loader.utils(opts, whitelist=["sopsfile"])
+    utils = __context__["sops.utils"]
+    try:
+        return utils[f"sopsfile.{name}"]
+    except KeyError:
+        raise SaltRenderError(f"SOPS: {utils.missing_fun_string(f'sopsfile.{name}')} Are this "
+                              "repo's _utils among the utils modules (utils_dirs, "
+                              "saltutil.sync_utils)?") from None
 
 
 def _age_identities():
+    """Those of ``sops_age_key_file`` when it is set, else None: found as sops finds them."""
     path = __opts__.get("sops_age_key_file")
     if not path:
-        return None  # as sops finds them
+        return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            return [line.strip() for line in handle if line.strip().startswith("AGE-SECRET-KEY-")]
+        return _sopsfile("age_identities")(path)
     except OSError as exc:
         raise SaltRenderError(f"sops_age_key_file {path}: {exc.strerror}") from None
 
@@ -67,12 +77,11 @@ def render(data, saltenv="base", sls="", argline="", **kws):
 
         salt-call slsutil.renderer pillar/secrets/db.sls 'jinja|yaml|sops'
     """
-    if not _is_sops(data):
+    if not _sopsfile("is_sops_document")(data):
         return data
-    home = (__opts__.get("sops_gnupghome") or os.environ.get("GNUPGHOME")
-            or __opts__.get("gpg_keydir"))
+    home = _sopsfile("gnupg_home")(__opts__.get("sops_gnupghome"), __opts__.get("gpg_keydir"))
     try:
-        return _sopsfile()["sopsfile.decrypt_document"](
+        return _sopsfile("decrypt_document")(
             data, source=f"SLS {sls or '?'} (saltenv {saltenv})", gnupg_home=home,
             age_identities=_age_identities())
     except SaltRenderError:

@@ -1,15 +1,16 @@
 """
-Return health summaries (``deploy-system-unified/health-check/v1``) as files.
+Return health summaries (``health-check/v1``, see ``_utils/health_report.py``) as files.
 
 For every summary in a job's return (``health.check``, or a state run with ``health.passing``)
 it writes ``<base>/<run_id>/<host>.json``, regenerates ``<base>/<run_id>/summary.md`` and
 ``<base>/LATEST_RUN.txt`` (see ``_utils/health_report.py``); on the checked host itself it also
 keeps the host-side copy ``<host_dir>/<host>.json``. Returns of other jobs are ignored.
 
-Options (minion or master config, a minion's pillar, or ``--return_kwargs`` of a master's job)::
+Options (minion or master config, a minion's pillar, or ``--return_kwargs`` of a master's job),
+both by default ``DEFAULT_DIR`` of ``_utils/health_report.py``::
 
-    health_json.base: /var/lib/deploy-system/health
-    health_json.host_dir: /var/lib/deploy-system/health
+    health_json.base: /srv/health/runs
+    health_json.host_dir: /srv/health
 
 A summary that cannot be written is never dropped: the error names the path, the summary goes to
 ``<cachedir>/health_json-undelivered/<run_id>/<host>.json`` and the returner raises (under
@@ -41,8 +42,6 @@ from salt.exceptions import CommandExecutionError
 log = logging.getLogger(__name__)
 
 __virtualname__ = "health_json"
-
-DEFAULTS = {"base": "/var/lib/deploy-system/health", "host_dir": "/var/lib/deploy-system/health"}
 
 
 def __virtual__():
@@ -135,7 +134,8 @@ def returner(ret):
         log.debug("health_json: job %s (%s) returned no health summary", ret.get("jid"), ret.get("fun"))
     options = salt.returners.get_returner_options(
         __virtualname__, ret, {"base": "base", "host_dir": "host_dir"},
-        __salt__=__salt__, __opts__=__opts__, defaults=DEFAULTS)
+        __salt__=__salt__, __opts__=__opts__,
+        defaults=dict.fromkeys(("base", "host_dir"), _report("default_dir")()))
     try:
         failure = _deliver(summaries, options)
     finally:

@@ -18,7 +18,7 @@ job cache on the operator's side (``health_json``) can write the run's artifacts
 
     ops-health-check-gate:
       health.passing:
-        - evidence_dir: /var/lib/deploy-system/health
+        - evidence_dir: /srv/health-evidence  # default: health_report.DEFAULT_DIR
 """
 
 __virtualname__ = "health"
@@ -40,8 +40,7 @@ def _describe(summary):
     return "\n".join([head, *lines])
 
 
-def passing(name, run_id=None, checks=None, fail_on_mandatory=None,
-            evidence_dir="/var/lib/deploy-system/health"):
+def passing(name, run_id=None, checks=None, fail_on_mandatory=None, evidence_dir=None):
     """
     Run the health checks and fail when a mandatory one fails.
 
@@ -55,7 +54,8 @@ def passing(name, run_id=None, checks=None, fail_on_mandatory=None,
         Overrides pillar ``health_check:fail_on_mandatory`` (default true). When false, mandatory
         failures are reported but the state succeeds.
     evidence_dir
-        Where the host-side copy ``<host>.json`` is kept (created if missing).
+        Where the host-side copy ``<host>.json`` is kept (created if missing). Default:
+        ``DEFAULT_DIR`` of ``_utils/health_report.py``.
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     summary = __salt__["health.check"](run_id=run_id, checks=checks)
@@ -67,7 +67,8 @@ def passing(name, run_id=None, checks=None, fail_on_mandatory=None,
     if __opts__["test"]:
         comment.append("test=True: evidence not written")
     else:
-        path = __utils__["health_report.write_host_copy"](evidence_dir, summary)
+        directory = evidence_dir or __utils__["health_report.default_dir"]()
+        path = __utils__["health_report.write_host_copy"](directory, summary)
         comment.append(f"evidence: {path}")
     if failing and gate:
         ret["result"] = False

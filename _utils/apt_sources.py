@@ -1,6 +1,7 @@
 """
 The Debian archive URIs a host already uses, read from its APT sources (deb822 and one-line form),
-for the ``aptsources`` execution module; pure functions, unit-tested on their own.
+for the ``aptsources`` execution module on hosts and for ``dsu/lab/mirror.py`` on the operator's
+machine (one parser for both); pure functions, unit-tested on their own.
 
 An entry counts as the Debian archive when it is an enabled ``deb`` entry whose suites include the
 release codename itself (``bookworm``); the security archive defaults to the same host with
@@ -46,21 +47,24 @@ def parse_one_line(text):
     return entries
 
 
-def source_files(apt_dir):
-    listdir = os.path.join(apt_dir, "sources.list.d")
-    names = sorted(os.listdir(listdir)) if os.path.isdir(listdir) else []
-    files = [os.path.join(listdir, "debian.sources")]
-    files += [os.path.join(listdir, n) for n in names if n.endswith(".sources") and n != "debian.sources"]
-    files.append(os.path.join(apt_dir, "sources.list"))
-    files += [os.path.join(listdir, n) for n in names if n.endswith(".list")]
+def source_files(sources_dir, sources_list):
+    """The source files to read, in the order above, given the ``sources.list.d`` directory and
+    the ``sources.list`` file (either may be missing)."""
+    names = sorted(os.listdir(sources_dir)) if os.path.isdir(sources_dir) else []
+    files = [os.path.join(sources_dir, "debian.sources")]
+    files += [os.path.join(sources_dir, n) for n in names if n.endswith(".sources") and n != "debian.sources"]
+    files.append(sources_list)
+    files += [os.path.join(sources_dir, n) for n in names if n.endswith(".list")]
     return files
 
 
-def entries(apt_dir=APT_DIR):
-    """Every enabled ``deb`` entry as ``[uris, suites]`` pairs, in the order above. A source file
-    that exists but cannot be read raises OSError."""
+def entries(apt_dir=APT_DIR, sources_dir=None, sources_list=None):
+    """Every enabled ``deb`` entry as ``[uris, suites]`` pairs, in the order above. The sources are
+    those under *apt_dir*, or a *sources_dir* and *sources_list* given apart. A source file that
+    exists but cannot be read raises OSError."""
     found = []
-    for path in source_files(apt_dir):
+    for path in source_files(sources_dir or os.path.join(apt_dir, "sources.list.d"),
+                             sources_list or os.path.join(apt_dir, "sources.list")):
         try:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()

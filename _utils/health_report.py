@@ -2,8 +2,9 @@
 Health summaries (``deploy-system-unified/health-check/v1``) as files: find them in any job return,
 write one host's summary into its run directory, and keep that run's ``summary.md`` current.
 
-Used by the ``health_json`` returner and the ``health.passing`` state. Standard library only, so
-tests and tools can import it by path as well as through Salt's loader.
+The one home of the format's facts (schema id, run id pattern, default directory) for the
+``health`` module, the ``health.passing`` state and the ``health_json`` returner. Standard library
+only, so tests and tools can import it by path as well as through Salt's loader.
 
 Layout under a base directory::
 
@@ -23,13 +24,36 @@ import re
 log = logging.getLogger(__name__)
 
 SCHEMA_ID = "deploy-system-unified/health-check/v1"
+SCHEMA_VERSION = 1
 # The same patterns as docs/schemas/health-check.v1.json (a unit test keeps them equal). Both
 # values become path components, so anything else is refused before a path is built.
 HOST_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}"
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+# Host-side evidence and run artifacts, unless configured otherwise (ops.health_check's
+# parameters repeat it for the state tree; a unit test keeps them equal).
+DEFAULT_DIR = "/var/lib/deploy-system/health"
 
 _RANK = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
 _OWNED_FILE = []
+
+
+# Salt's loader gives other modules only the functions of a utils module (``__utils__``), so the
+# constants above reach them through these.
+
+
+def schema_fields():
+    """The fields that open every summary: ``schema`` (the v1 id) and ``schema_version``."""
+    return {"schema": SCHEMA_ID, "schema_version": SCHEMA_VERSION}
+
+
+def is_run_id(value):
+    """True when *value* is a valid run id (the schema's pattern: a plain directory name)."""
+    return isinstance(value, str) and re.fullmatch(RUN_ID_PATTERN, value) is not None
+
+
+def default_dir():
+    """The default directory of host-side evidence and of run artifacts."""
+    return DEFAULT_DIR
 
 
 def is_summary(obj):

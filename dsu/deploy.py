@@ -1,26 +1,21 @@
-"""The canonical deploy path against lab hosts: boot, preflight, highstate over salt-ssh, health
-gate, idempotence re-check, record."""
+"""`dsu deploy`: the canonical deploy path against lab hosts: boot, preflight, highstate over
+salt-ssh, health gate, idempotence re-check, record."""
 
+import argparse
 import json
-import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dsu import preflight
 from dsu.errors import DsuError
 from dsu.lab import hosts as lab
-from dsu.lab.roster import roster_path
-from dsu.paths import artifacts_dir
-from dsu.preflight import preflight
+from dsu.lab.image import RELEASES
 from dsu.progress import Progress
-from dsu.saltrun import StateSummary, salt_ssh, summarize_states
+from dsu.runs import StateRun, StateSummary, apply_states, run_dir, salt_ssh, write_json
 
 SCHEMA = "deploy-system-unified/deploy-run/v1"
-
-
-def utc_stamp(moment: datetime | None = None) -> str:
-    return (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _run_record(mode: str, summary: StateSummary, duration: float) -> dict[str, Any]:
@@ -35,17 +30,12 @@ def _run_record(mode: str, summary: StateSummary, duration: float) -> dict[str, 
     }
 
 
-def _apply(names: list[str], mode: str, progress: Progress) -> tuple[dict[str, Any], float]:
+def _apply(names: list[str], mode: str, progress: Progress) -> StateRun:
     args = ["test=True"] if mode == "test" else []
     progress.step(f"state.apply{' test=True' if args else ''} via salt-ssh on {', '.join(names)}")
-    started = time.monotonic()
     # The last run wipes salt-ssh's working directory on the hosts: its state bundle would keep
     # the decrypted pillar there until the next run.
-    run = salt_ssh(names, "state.apply", *args, roster=roster_path(lab.lab_dir()),
-                   wipe=mode == "test")
-    duration = time.monotonic() - started
-    return {name: summarize_states(run.returns.get(name, [f"no return: {run.stderr[-500:]}"]))
-            for name in names}, duration
+    return apply_states(names, *args, roster=lab.roster_file(), wipe=mode == "test")
 
 
 # What a converged lab host must show. Lab hosts carry none of the production services the health
@@ -63,7 +53,7 @@ def _health(names: list[str], run_id: str, progress: Progress) -> dict[str, dict
     """health.check on every host; the job cache files the artifacts in ci-artifacts/health."""
     progress.step(f"health.check via salt-ssh on {', '.join(names)} (run {run_id})")
     run = salt_ssh(names, "health.check", f"run_id={run_id}", f"checks={json.dumps(LAB_HEALTH)}",
-                   roster=roster_path(lab.lab_dir()))
+                   roster=lab.roster_file())
     found = {}
     for host in names:
         summary = run.returns.get(host)
@@ -86,31 +76,33 @@ def deploy_lab(name: str, count: int, release: str, out: Path | None = None) -> 
     names = [h.name for h in hosts]
     # Before any change: secrets files decrypt, required keys exist, nothing plaintext (see
     # docs/preflight.md). A failed preflight leaves the hosts untouched.
-    refused = [h.name for h in hosts if preflight(h.name, progress=progress) != 0]
-    if refused:
-        raise DsuError(f"preflight failed on {', '.join(refused)}; nothing was changed",
-                       "fix the problems listed above, then deploy again")
-    applied, apply_s = _apply(names, "apply", progress)
-    run_dir = (out or artifacts_dir() / "deploy") / utc_stamp(started_at)
-    health = _health(names, run_dir.name, progress)
-    checked, check_s = _apply(names, "test", progress)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    problems = preflight.check(names, lab.roster_file(), progress=progress)
+    for problem in problems:
+        print(problem.line())
+    if problems:
+        raise DsuError(f"preflight found {len(problems)} problem(s) for {', '.join(names)}; "
+                       "nothing was changed", "fix the problems listed above, then deploy again")
+    applied = _apply(names, "apply", progress)
+    evidence = run_dir("deploy", out, started_at)
+    health = _health(names, evidence.name, progress)
+    checked = _apply(names, "test", progress)
     failed = []
     for host in hosts:
-        first, second = applied[host.name], checked[host.name]
+        first, second = applied.summaries[host.name], checked.summaries[host.name]
         healthy = health[host.name]
         record = {
             "schema": SCHEMA,
-            "run_id": run_dir.name,
+            "run_id": evidence.name,
             "host": host.name,
             "target": {"kind": "lab", "address": host.address, "release": host.release},
             "started": started_at.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "runs": [_run_record("apply", first, apply_s), _run_record("test", second, check_s)],
+            "runs": [_run_record("apply", first, applied.duration_s),
+                     _run_record("test", second, checked.duration_s)],
             "idempotent": second.success and second.changed == 0,
-            "health": _health_record(healthy, run_dir.name),
+            "health": _health_record(healthy, evidence.name),
         }
-        (run_dir / f"{host.name}.json").write_text(json.dumps(record, indent=2) + "\n")
+        write_json(evidence / f"{host.name}.json", record)
         verdict = "ok" if first.success and record["idempotent"] and healthy["overall_ok"] \
             else "FAILED"
         if verdict != "ok":
@@ -126,11 +118,25 @@ def deploy_lab(name: str, count: int, release: str, out: Path | None = None) -> 
         for error in first.errors + second.errors:
             progress.step(f"  error: {error[:500]}", host.name)
     print(f"deploy {'FAILED on ' + ', '.join(failed) if failed else 'succeeded'} "
-          f"in {progress.elapsed():.0f}s; evidence: {run_dir}, health: ci-artifacts/health/"
-          f"{run_dir.name}")
+          f"in {progress.elapsed():.0f}s; evidence: {evidence}, health: ci-artifacts/health/"
+          f"{evidence.name}")
     print(f"hosts stay up: `dsu lab ssh {names[0]}` to look, `dsu lab down {' '.join(names)}` "
           "to remove them")
     if failed:
         raise DsuError(f"highstate failed, is not idempotent or unhealthy on {', '.join(failed)}",
-                       f"read {run_dir}")
+                       f"read {evidence}")
     return 0
+
+
+def _command(args: argparse.Namespace) -> int:
+    return deploy_lab(args.lab, args.count, args.release, Path(args.out) if args.out else None)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("deploy", help="the canonical deploy path")
+    parser.add_argument("--lab", required=True, metavar="NAME",
+                        help="deploy to lab host(s) of this name, booting them if needed")
+    parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--release", choices=RELEASES, default="bookworm")
+    parser.add_argument("--out", help="artifact directory (default ci-artifacts/deploy)")
+    parser.set_defaults(func=_command)

@@ -1,6 +1,7 @@
 """The idempotence benchmark: each role converged on a fresh lab host, then a test=True rerun and a
 real re-apply, all three recorded; verdicts, problem clusters, artifacts, and a baseline delta."""
 
+import argparse
 import json
 import os
 import re
@@ -15,13 +16,12 @@ from typing import Any
 
 import yaml
 
-from dsu.deploy import utc_stamp
 from dsu.errors import DsuError
 from dsu.lab import hosts as lab
-from dsu.lab.roster import roster_path
-from dsu.paths import REPO_ROOT, artifacts_dir
+from dsu.lab.image import RELEASES
+from dsu.paths import REPO_ROOT
 from dsu.progress import Progress
-from dsu.saltrun import StateProblem, StateSummary, salt_ssh, summarize_states
+from dsu.runs import StateProblem, StateSummary, apply_states, run_dir, write_json
 
 SCHEMA = "deploy-system-unified/idempotence-summary/v1"
 RUNS = ("apply", "test", "reapply")
@@ -115,14 +115,13 @@ def run_role(role: str, index: int, release: str, pillar: dict[str, Any] | None,
             args = [f"pillar={json.dumps(pillar)}"] if pillar else []
             for mode in RUNS:
                 progress.step(f"core.{role}: {mode}", host.name)
-                started = time.monotonic()
-                run = salt_ssh([host.name], "state.apply", f"core.{role}", *args,
-                               *(["test=True"] if mode == "test" else []),
-                               roster=roster_path(lab.lab_dir()), config_dir=config_dir,
-                               timeout=RUN_TIMEOUT_SECONDS)
-                summary = summarize_states(run.returns.get(host.name, [run.stderr[-2000:]]))
+                run = apply_states([host.name], f"core.{role}", *args,
+                                   *(["test=True"] if mode == "test" else []),
+                                   roster=lab.roster_file(), config_dir=config_dir,
+                                   timeout=RUN_TIMEOUT_SECONDS)
+                summary = run.summaries[host.name]
                 summaries.append(summary)
-                result.runs.append(RunRecord(mode, round(time.monotonic() - started, 2),
+                result.runs.append(RunRecord(mode, round(run.duration_s, 2),
                                              summary.ok, summary.changed, summary.failed,
                                              summary.errors))
                 result.problems += _problems(mode, summary)
@@ -240,19 +239,42 @@ def benchmark(roles: list[str] | None, release: str = "bookworm", jobs: int = 1,
         raise DsuError(f"unknown role(s): {', '.join(unknown)}", f"choose from {', '.join(known)}")
     previous = load_baseline(baseline) if baseline else None
     started_at = datetime.now(UTC)
-    run_dir = (out or artifacts_dir() / "idempotence") / utc_stamp(started_at)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config = _config_with_root(extra_root, run_dir / ".salt-config") if extra_root else None
+    evidence = run_dir("idempotence", out, started_at)
+    config = _config_with_root(extra_root, evidence / ".salt-config") if extra_root else None
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = list(pool.map(
             lambda item: run_role(item[1], item[0], release, pillar, progress, config),
             enumerate(chosen, start=1)))
-    summary = summarize(results, run_dir.name, release, started_at, time.monotonic() - started,
+    summary = summarize(results, evidence.name, release, started_at, time.monotonic() - started,
                         previous)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (run_dir / "summary.md").write_text(markdown(summary))
+    write_json(evidence / "summary.json", summary)
+    (evidence / "summary.md").write_text(markdown(summary))
     if config:
         shutil.rmtree(config)
-    print(f"{summary['headline']} in {summary['duration_s']:.0f}s; evidence: {run_dir}")
+    print(f"{summary['headline']} in {summary['duration_s']:.0f}s; evidence: {evidence}")
     return 0 if summary["totals"]["idempotent"] == len(results) else 1
+
+
+def _command(args: argparse.Namespace) -> int:
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()] if args.roles else None
+    try:
+        pillar = json.loads(args.pillar) if args.pillar else None
+    except json.JSONDecodeError as exc:
+        raise DsuError(f"--pillar is not JSON: {exc}", "pass a JSON object") from exc
+    path = lambda value: Path(value) if value else None  # noqa: E731
+    return benchmark(roles, args.release, args.jobs, path(args.out), path(args.baseline), pillar,
+                     path(args.extra_root))
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("idempotence", help="converge, test=True rerun and re-apply each "
+                                 "role on a fresh lab host; exit 0 only if all are idempotent")
+    parser.add_argument("--roles", help="comma-separated roles (default: all of core)")
+    parser.add_argument("--release", choices=RELEASES, default="bookworm")
+    parser.add_argument("--baseline", help="an earlier run directory (or its summary.json)")
+    parser.add_argument("--out", help="artifact directory (default ci-artifacts/idempotence)")
+    parser.add_argument("--jobs", type=int, default=2, help="roles benchmarked at once")
+    parser.add_argument("--pillar", help="pillar overrides for every run, as JSON")
+    parser.add_argument("--extra-root", help=argparse.SUPPRESS)  # fixture roles for the tests
+    parser.set_defaults(func=_command)

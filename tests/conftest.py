@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "docs" / "schemas"
 
 # Key and real-sops fixtures for the SOPS tests of every layer.
-pytest_plugins = ["tests.sopskeys"]
+pytest_plugins = ["tests.support.sopskeys"]
 
 
 _XDIST_CONTROLLER = False  # set in pytest_configure

@@ -55,6 +55,11 @@ def lab_dir() -> Path:
     return path
 
 
+def roster_file() -> Path:
+    """The salt-ssh roster of the running lab hosts."""
+    return roster.roster_path(lab_dir())
+
+
 def _registry() -> Path:
     path = lab_dir() / "hosts"
     path.mkdir(exist_ok=True)

@@ -7,6 +7,20 @@ import pytest
 import salt.config
 import salt.loader
 
+from tests.conftest import REPO
+
+# Appended to a copy of _grains/dsu_host.py: the other grains of the module stay real.
+STUB_HOST = '''
+
+def dsu_host(grains):
+    return {{"dsu_host": {facts!r}}}
+'''
+
+GRAINS = '''
+def stub():
+    return {grains!r}
+'''
+
 
 @pytest.fixture
 def minion_opts(repo, tmp_path):
@@ -53,3 +67,40 @@ def caller(minion_opts):
         return salt.client.Caller(mopts=dict(minion_opts))
 
     return make
+
+
+@pytest.fixture
+def show_sls(caller, minion_opts, tmp_path):
+    """``state.show_sls`` of an SLS with a pillar, as Salt answers it (states, or a list of render
+    errors). With *facts*, the dsu_host grain is them (over defaults for a systemd host on bare
+    metal); *grains* override the machine's own (a custom grains module loaded after the core
+    ones): the render another kind of host would get. Nothing is applied."""
+
+    def render(sls, pillar="{}", facts=None, grains=None):
+        if facts is not None or grains is not None:
+            grains_dir = tmp_path / "stub-grains"
+            grains_dir.mkdir(exist_ok=True)
+            host_module = (REPO / "_grains" / "dsu_host.py").read_text()
+            if facts is not None:
+                full = {"virtual": "physical", "virtual_subtype": "", "container": "", "init": "systemd",
+                        "boot_mode": "uefi", "cpu_vendor": "unknown", **facts}
+                host_module += STUB_HOST.format(facts=full)
+            (grains_dir / "dsu_host.py").write_text(host_module)
+            if grains is not None:
+                (grains_dir / "stubgrains.py").write_text(GRAINS.format(grains=grains))
+            minion_opts["grains_dirs"] = [str(grains_dir)]
+        return caller(pillar + "\n").cmd("state.show_sls", sls)
+
+    return render
+
+
+@pytest.fixture
+def render_sls(show_sls):
+    """show_sls that must render: the states by id."""
+
+    def render(sls, pillar="{}", facts=None, grains=None):
+        rendered = show_sls(sls, pillar, facts, grains)
+        assert isinstance(rendered, dict), rendered
+        return rendered
+
+    return render

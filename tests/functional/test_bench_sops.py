@@ -3,7 +3,7 @@ sops; the report validates against its schema. The timings are reported, not ass
 
 import jsonschema
 
-from dsu.bench import sops_bench, sops_markdown
+from dsu.bench.sops import sops_bench, sops_markdown
 
 
 def test_report_of_both_layouts_validates(tmp_path, schema):

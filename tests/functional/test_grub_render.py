@@ -1,6 +1,5 @@
 """core.grub renders its skips, the edited /etc/default/grub, and a conflict as a failing state."""
 
-from tests.functional.stubfacts import render
 
 VM = {"container": "", "virtual": "kvm"}
 
@@ -11,26 +10,24 @@ def _pillar(tmp_path, extra="", update="/bin/true"):
     return f"core:\n  grub:\n    default_file: {default}\n    update_command: {update}\n{extra}"
 
 
-def test_container_is_skipped_with_the_reason(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.grub", _pillar(tmp_path),
-                    facts={"container": "systemd-nspawn", "virtual": "container"})
+def test_container_is_skipped_with_the_reason(render_sls, tmp_path):
+    states = render_sls("core.grub", _pillar(tmp_path),
+                        facts={"container": "systemd-nspawn", "virtual": "container"})
     assert list(states) == ["core-grub-skipped"]
     assert "belongs to the machine" in states["core-grub-skipped"]["test"][0]["name"]
 
 
-def test_no_grub_file_or_no_update_command_is_skipped(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.grub",
-                    f"core: {{grub: {{default_file: {tmp_path}/absent}}}}", facts=VM)
+def test_no_grub_file_or_no_update_command_is_skipped(render_sls, tmp_path):
+    states = render_sls("core.grub", f"core: {{grub: {{default_file: {tmp_path}/absent}}}}", facts=VM)
     assert "does not exist" in states["core-grub-skipped"]["test"][0]["name"]
-    states = render(caller, minion_opts, tmp_path, "core.grub",
-                    _pillar(tmp_path, update="/nonexistent/update-grub"), facts=VM)
+    states = render_sls("core.grub", _pillar(tmp_path, update="/nonexistent/update-grub"), facts=VM)
     assert "is not executable" in states["core-grub-skipped"]["test"][0]["name"]
 
 
-def test_vm_gets_the_merged_line_a_backup_and_a_guarded_update(caller, minion_opts, tmp_path):
+def test_vm_gets_the_merged_line_a_backup_and_a_guarded_update(render_sls, tmp_path):
     pillar = _pillar(tmp_path, "    params: {splash: false, mitigations: auto}\n"
                                "  memory: {strategy: zswap}\n")
-    states = render(caller, minion_opts, tmp_path, "core.grub", pillar, facts=VM)
+    states = render_sls("core.grub", pillar, facts=VM)
     managed = states["core-grub-default-file"]["file"]
     contents = next(a["contents"] for a in managed if isinstance(a, dict) and "contents" in a)
     assert 'GRUB_CMDLINE_LINUX_DEFAULT="quiet mitigations=auto zswap.compressor=zstd zswap.enabled=1 ' \
@@ -42,9 +39,9 @@ def test_vm_gets_the_merged_line_a_backup_and_a_guarded_update(caller, minion_op
     assert {"onlyif": "test -x /bin/true"} in update
 
 
-def test_conflict_between_pillar_and_memory_fails_without_touching_the_file(caller, minion_opts, tmp_path):
+def test_conflict_between_pillar_and_memory_fails_without_touching_the_file(render_sls, tmp_path):
     pillar = _pillar(tmp_path, "    params: {zswap.enabled: 0}\n  memory: {strategy: zswap}\n")
-    states = render(caller, minion_opts, tmp_path, "core.grub", pillar, facts=VM)
+    states = render_sls("core.grub", pillar, facts=VM)
     assert list(states) == ["core-grub-cmdline-conflict"]
     comment = states["core-grub-cmdline-conflict"]["test"][0]["name"]
     assert "pillar core:grub:params" in comment and "core.memory (strategy zswap)" in comment

@@ -2,12 +2,9 @@
 
 import salt.utils.yaml
 
-from tests.functional.stubfacts import render
 
-
-def test_gate_keeps_evidence_in_the_pillar_directory(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "ops.health_check",
-                    "health_check:\n  evidence_dir: /srv/evidence\n")
+def test_gate_keeps_evidence_in_the_pillar_directory(render_sls):
+    states = render_sls("ops.health_check", "health_check:\n  evidence_dir: /srv/evidence\n")
     directory = states["ops-health-check-evidence-directory"]["file"]
     assert {"name": "/srv/evidence"} in directory and {"mode": "0755"} in directory
     gate = states["ops-health-check-gate"]["health"]

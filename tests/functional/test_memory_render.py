@@ -2,8 +2,6 @@
 
 import pytest
 
-from tests.functional.stubfacts import render
-
 ZSWAP_PARAMS = {"zswap.compressor": "zstd", "zswap.enabled": 1, "zswap.max_pool_percent": 20}
 
 
@@ -13,26 +11,26 @@ ZSWAP_PARAMS = {"zswap.compressor": "zstd", "zswap.enabled": 1, "zswap.max_pool_
     (0, "general", "zram"),
     (0, "database", "none"),
 ])
-def test_auto_rule_from_physical_swap_and_profile(caller, minion_opts, tmp_path, swap_mib, profile, strategy):
-    states = render(caller, minion_opts, tmp_path, "core.memory", f"core: {{memory: {{profile: {profile}}}}}",
-                    grains={"swap_total": swap_mib})
+def test_auto_rule_from_physical_swap_and_profile(render_sls, swap_mib, profile, strategy):
+    states = render_sls("core.memory", f"core: {{memory: {{profile: {profile}}}}}",
+                        grains={"swap_total": swap_mib})
     text = states["core-memory-strategy-chosen"]["test"][0]["text"]
     assert text.startswith(f"strategy {strategy} (configured auto, profile {profile}")
     assert ("core-memory-packages" in states) == (strategy == "zram")
 
 
-def test_vm_applies_sysctl_live_and_starts_zram(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.memory", "core: {memory: {strategy: zram}}",
-                    facts={"container": "", "virtual": "kvm"})
+def test_vm_applies_sysctl_live_and_starts_zram(render_sls):
+    states = render_sls("core.memory", "core: {memory: {strategy: zram}}",
+                        facts={"container": "", "virtual": "kvm"})
     assert "core-memory-sysctl-live" in states and "core-memory-sysctl-live-skipped" not in states
     service = states["core-memory-zram-service"]["service"]
     assert "running" in service and {"enable": True} in service
     assert "core-memory-zram-service-disabled" not in states
 
 
-def test_container_persists_sysctl_but_skips_live_and_zram_start(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.memory", "core: {memory: {strategy: zram}}",
-                    facts={"container": "systemd-nspawn", "virtual": "container"})
+def test_container_persists_sysctl_but_skips_live_and_zram_start(render_sls):
+    states = render_sls("core.memory", "core: {memory: {strategy: zram}}",
+                        facts={"container": "systemd-nspawn", "virtual": "container"})
     contents = next(a["contents"] for a in states["core-memory-sysctl-file"]["file"]
                     if isinstance(a, dict) and "contents" in a)
     assert "vm.swappiness = 60\n" in contents and "vm.dirty_bytes = 268435456\n" in contents
@@ -41,9 +39,8 @@ def test_container_persists_sysctl_but_skips_live_and_zram_start(caller, minion_
     assert "core-memory-zram-service-skipped" in states and "core-memory-zram-service" not in states
 
 
-def test_zswap_hands_kernel_params_and_database_profile_tunes_swappiness(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.memory",
-                    "core: {memory: {strategy: zswap, profile: database}}")
+def test_zswap_hands_kernel_params_and_database_profile_tunes_swappiness(render_sls):
+    states = render_sls("core.memory", "core: {memory: {strategy: zswap, profile: database}}")
     note = states["core-memory-kernel-params-handed-to-grub"]["test"][0]["text"]
     assert note.endswith(" ".join(f"{k}={v}" for k, v in sorted(ZSWAP_PARAMS.items())))
     contents = next(a["contents"] for a in states["core-memory-sysctl-file"]["file"]
@@ -51,6 +48,6 @@ def test_zswap_hands_kernel_params_and_database_profile_tunes_swappiness(caller,
     assert "vm.swappiness = 1\n" in contents
 
 
-def test_unknown_strategy_fails(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.memory", "core: {memory: {strategy: zfs}}")
+def test_unknown_strategy_fails(render_sls):
+    states = render_sls("core.memory", "core: {memory: {strategy: zfs}}")
     assert list(states) == ["core-memory-parameters-invalid"]

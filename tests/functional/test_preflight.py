@@ -1,4 +1,4 @@
-"""Preflight over real pillar trees with real encrypted files (tests/preflighttree.py): a broken tree
+"""Preflight over real pillar trees with real encrypted files (tests/support/preflighttree.py): a broken tree
 gets every problem reported in one run, a clean one none, no secret value is ever printed; the
 preflight SLS renders and its module reads a compiled pillar through Salt's loader; `dsu preflight`
 prints one line per problem and exits 1 (salt-ssh replaced by its recorded kind of answer here; the
@@ -7,10 +7,11 @@ real run on a lab host is tests/integration/test_preflight.py). Read-only: nothi
 import pytest
 import salt.utils.yaml
 
-from dsu import preflight
+from dsu import preflight, saltconfig
 from dsu.cli import main
-from tests.preflighttree import CANARIES, PLAINTEXT, sops_text, write_tree
-from tests.sopskeys import key_env, write_age_keys
+from dsu.secrets import checks, plaintext
+from tests.support.preflighttree import CANARIES, PLAINTEXT, sops_text, write_tree
+from tests.support.sopskeys import key_env, write_age_keys
 
 HOST = "web1"
 SECRETS = [*CANARIES.values(), PLAINTEXT]
@@ -37,7 +38,7 @@ def _lines(problems):
 
 def test_a_clean_tree_has_no_local_problem(tmp_path, gnupg_home, env):
     tree = write_tree(tmp_path, gnupg_home, HOST)
-    problems, account = preflight.local_checks(preflight.setup(tree.config, tree.pillar))
+    problems, account = checks.local_problems(saltconfig.setup(tree.config, tree.pillar))
     assert problems == []
     assert account.startswith("2 secrets file(s), 6 pillar file(s)")
 
@@ -45,7 +46,7 @@ def test_a_clean_tree_has_no_local_problem(tmp_path, gnupg_home, env):
 def test_every_problem_of_a_broken_tree_in_one_run(tmp_path, gnupg_home, env):
     tree = write_tree(tmp_path, gnupg_home, HOST, broken=True)
     env.chmod(0o644)
-    problems, _ = preflight.local_checks(preflight.setup(tree.config, tree.pillar))
+    problems, _ = checks.local_problems(saltconfig.setup(tree.config, tree.pillar))
     lines = _lines(problems)
     expected = [*tree.local, (str(env), "SOPS_AGE_KEY_FILE has mode 0644, must be 0600 or stricter")]
     for where, what in expected:
@@ -60,14 +61,14 @@ def test_sops_value_salt_would_read_differently(tmp_path, gnupg_home, env):
     text = sops_text({"enabled_unencrypted": "yes", "secret": "x"}, gnupg_home)
     assert "'yes'" in text
     path.write_text(text.replace("'yes'", "yes"))  # as a hand edit leaves it: sops still reads a string
-    conf = preflight.setup(None, tmp_path)
-    assert [p.what for p in preflight.check_sops_file(path, conf)] == [
+    conf = saltconfig.setup(None, tmp_path)
+    assert [p.what for p in checks.check_sops_file(path, conf)] == [
         "an unencrypted value reads differently in Salt's YAML 1.1 (yes/no/on/off, 0-prefixed numbers): "
         "the MAC check would fail in the pillar; quote it"]
 
 
 def test_the_repo_pillar_holds_no_plaintext_secret(repo):
-    assert preflight.scan_plaintext([repo / "pillar"])[0] == []
+    assert plaintext.scan_plaintext([repo / "pillar"])[0] == []
 
 
 def test_the_preflight_sls_renders_one_gate(caller):

@@ -8,7 +8,7 @@ import sys
 
 import gnupg
 
-from tests.sopskeys import TEST_KEY_FP, fixtures_dir, key_env
+from tests.support.sopskeys import TEST_KEY_FP, fixtures_dir, key_env
 
 
 def _dsu(*args, env, cwd=None, stdin=None):

@@ -1,7 +1,7 @@
 """The operator docs docs/deployment/SOPS_MIGRATION_GUIDE.md and SOPS_KEY_ROTATION_SOP.md run for real.
 
 Every line of their ```sh blocks is executed in order, with bash, in a sandbox checkout
-(tests/secretsandbox.py) where `.venv` is this repo's venv; placeholders such as NEW_FP are
+(tests/support/secretsandbox.py) where `.venv` is this repo's venv; placeholders such as NEW_FP are
 replaced by the sandbox's keys. What the prose tells the operator to do by hand between commands
 (edit .sops.yaml, list a file in provider.yaml, paste a GPG block) is done by the hooks below, each
 bound to the command it precedes or follows; every hook must fire, so docs and test cannot drift.
@@ -21,7 +21,7 @@ import yaml
 
 from dsu.cli import build_parser
 from dsu.secrets import sopsfile
-from tests.secretsandbox import (
+from tests.support.secretsandbox import (
     CANARY,
     GPG_SLS,
     REPO,
@@ -33,7 +33,7 @@ from tests.secretsandbox import (
     export_secret_key,
     sops_config,
 )
-from tests.sopskeys import gnupg_home_at, make_age_identity, make_pgp_key
+from tests.support.sopskeys import gnupg_home_at, make_age_identity, make_pgp_key
 
 DOCS = REPO / "docs" / "deployment"
 GUIDE, SOP = DOCS / "SOPS_MIGRATION_GUIDE.md", DOCS / "SOPS_KEY_ROTATION_SOP.md"

@@ -1,6 +1,7 @@
-"""`dsu secrets migrate --check|--dual|--apply|--rollback` on a sandbox checkout (tests/secretsandbox.py):
-the cutover criteria proven or every unmet one reported, the provider switched by editing one line,
-secret files never touched, and no secret value in any output."""
+"""`dsu secrets migrate --check|--dual|--apply|--rollback` on a sandbox checkout
+(tests/support/secretsandbox.py): the cutover criteria proven or every unmet one reported, the
+provider switched by editing one line, secret files never touched, and no secret value in any
+output."""
 
 import json
 
@@ -8,9 +9,9 @@ import jsonschema
 import pytest
 import yaml
 
-from dsu.pillartext import read_gpg
 from dsu.secrets import sopsfile
-from tests.secretsandbox import (
+from dsu.secrets.pillartext import read_gpg
+from tests.support.secretsandbox import (
     CANARY,
     GPG_SLS,
     SETTINGS,
@@ -19,7 +20,7 @@ from tests.secretsandbox import (
     box_fixture,  # noqa: F401  (fixture box)
     export_public_key,
 )
-from tests.sopskeys import gnupg_home_at, make_age_identity, make_pgp_key
+from tests.support.sopskeys import gnupg_home_at, make_age_identity, make_pgp_key
 
 
 def _decrypted(box):

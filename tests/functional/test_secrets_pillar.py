@@ -8,9 +8,10 @@ import shutil
 import pytest
 import salt.pillar
 
-from dsu.secrets import gpg_encrypt_value, sopsfile
+from dsu.secrets import sopsfile
+from dsu.secrets.files import gpg_encrypt_value
 from tests.conftest import REPO
-from tests.sopskeys import TEST_KEY_FP, run_sops
+from tests.support.sopskeys import TEST_KEY_FP, run_sops
 
 GPG_VALUE = "gpg-secret-value"
 SOPS_VALUE = "sops-secret-value"

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from dsu.secrets import sopsfile
-from tests import secretsandbox as kit
-from tests.secretsandbox import box_fixture  # noqa: F401  (fixture box)
-from tests.sopskeys import (
+from tests.support import secretsandbox as kit
+from tests.support.secretsandbox import box_fixture  # noqa: F401  (fixture box)
+from tests.support.sopskeys import (
     FIXTURES,
     gnupg_home_at,
     key_env,

@@ -16,7 +16,8 @@ from typing import NamedTuple
 import pytest
 import yaml
 
-from tests.sopskeys import (
+from tests.support.saltmods import load
+from tests.support.sopskeys import (
     TEST_KEY_FP,
     GnupgHome,
     fixtures_dir,
@@ -26,7 +27,6 @@ from tests.sopskeys import (
     run_sops,
     write_age_keys,
 )
-from tests.unit.saltmods import load
 
 # One document per format with every value type sops knows in that format, empty values, nesting, and
 # keys for each selector below. No integral floats: sops itself writes 1.0 back as 1.

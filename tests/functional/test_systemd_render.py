@@ -1,34 +1,30 @@
 """core.systemd renders the full role under systemd and a reasoned skip on any other init system."""
 
-from tests.functional.stubfacts import render
+from tests.support.states import state_arg
 
 
-def _arg(state, fun, key):
-    return next(a[key] for a in state[fun] if isinstance(a, dict) and key in a)
-
-
-def test_systemd_host_gets_dropins_reload_and_resolved(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.systemd",
-                    "core:\n  systemd:\n    manager:\n      settings: {DefaultTimeoutStopSec: 42s}",
-                    facts={"init": "systemd"})
-    dropin = _arg(states["core-systemd-manager-dropin"], "file", "contents")
+def test_systemd_host_gets_dropins_reload_and_resolved(render_sls):
+    states = render_sls("core.systemd",
+                        "core:\n  systemd:\n    manager:\n      settings: {DefaultTimeoutStopSec: 42s}",
+                        facts={"init": "systemd"})
+    dropin = state_arg(states["core-systemd-manager-dropin"], "file", "contents")
     assert "[Manager]\nDefaultLimitNOFILE=1024:524288\nDefaultTimeoutStopSec=42s\n" in dropin
     reload = states["core-systemd-daemon-reloaded"]["module"]
     assert {"onchanges": [{"file": "core-systemd-manager-dropin"}]} in reload
-    resolved = _arg(states["core-systemd-resolved-dropin"], "file", "contents")
+    resolved = state_arg(states["core-systemd-resolved-dropin"], "file", "contents")
     assert "LLMNR=no" in resolved and "MulticastDNS=no" in resolved
     assert "core-systemd-resolved-running" in states
 
 
-def test_non_systemd_host_skips_with_reason(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.systemd", facts={"init": "init"})
+def test_non_systemd_host_skips_with_reason(render_sls):
+    states = render_sls("core.systemd", facts={"init": "init"})
     assert list(states) == ["core-systemd-skipped"], states
     assert "init system (PID 1) is init, not systemd" in \
-        _arg(states["core-systemd-skipped"], "test", "comment")
+        state_arg(states["core-systemd-skipped"], "test", "comment")
 
 
-def test_resolved_can_be_disabled_with_a_visible_skip(caller, minion_opts, tmp_path):
-    states = render(caller, minion_opts, tmp_path, "core.systemd",
-                    "core:\n  systemd:\n    resolved: {enabled: false}", facts={"init": "systemd"})
+def test_resolved_can_be_disabled_with_a_visible_skip(render_sls):
+    states = render_sls("core.systemd",
+                        "core:\n  systemd:\n    resolved: {enabled: false}", facts={"init": "systemd"})
     assert "core-systemd-resolved-running" not in states
     assert "core-systemd-resolved-skipped" in states

@@ -19,7 +19,7 @@ import pytest
 from dsu.errors import DsuError
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.saltrun import StateSummary, salt_ssh, summarize_states
+from dsu.runs import StateSummary, salt_ssh, summarize_states
 
 
 def _require_lab():

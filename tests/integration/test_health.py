@@ -9,9 +9,9 @@ import time
 import jsonschema
 import pytest
 
-from dsu.bench import SERVERS
+from dsu.bench.health import SERVERS
 from dsu.lab import hosts as lab
-from dsu.saltrun import salt_ssh, summarize_states
+from dsu.runs import salt_ssh, summarize_states
 from tests.conftest import REPO
 from tests.integration.conftest import boot_host, converge, on_host
 
@@ -218,7 +218,7 @@ def test_container_runtime_probe_with_real_podman(host, schema):
 
 
 def test_benchmark_report_of_100_checks_with_20_dead_endpoints(host, schema):
-    from dsu.bench import health_bench, markdown
+    from dsu.bench.health import health_bench, markdown
     from tests.integration.conftest import REPORTS
 
     report = health_bench(host, repeats=1)

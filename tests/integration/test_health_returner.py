@@ -7,7 +7,7 @@ import os
 import jsonschema
 import yaml
 
-from dsu.saltrun import salt_ssh
+from dsu.runs import salt_ssh
 
 
 def test_salt_ssh_health_check_writes_operator_artifacts(lab_hosts, roster, repo, schema,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 
-from dsu.saltrun import salt_bin
+from dsu.runs import salt_bin
 
 
 def _salt_ssh(roster, fun, *args):

@@ -5,7 +5,7 @@ salt-minion running inside a lab host (never on this machine)."""
 import pytest
 
 from dsu.lab import minion, network
-from dsu.saltrun import summarize_states
+from dsu.runs import summarize_states
 from tests.integration.conftest import on_host, wait_for
 
 

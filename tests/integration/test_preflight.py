@@ -24,11 +24,11 @@ import pytest
 
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.saltrun import salt_ssh
+from dsu.runs import salt_ssh
 from tests.conftest import REPO
 from tests.integration.conftest import boot_host, on_host
-from tests.preflighttree import CANARIES, PLAINTEXT, write_tree
-from tests.sopskeys import gnupg_home_at, key_env
+from tests.support.preflighttree import CANARIES, PLAINTEXT, write_tree
+from tests.support.sopskeys import gnupg_home_at, key_env
 
 STAMP = "/run/dsu-preflight-stamp"
 SNAPSHOT = (f"find /etc /var /srv /usr /opt /root /home /boot -xdev "

@@ -13,11 +13,12 @@ import salt.utils.yaml
 
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.saltrun import salt_ssh, summarize_states
-from dsu.secrets import gpg_encrypt_value, sopsfile
+from dsu.runs import salt_ssh, summarize_states
+from dsu.secrets import sopsfile
+from dsu.secrets.files import gpg_encrypt_value
 from tests.conftest import REPO
 from tests.integration.conftest import on_host
-from tests.sopskeys import TEST_KEY_FP, gnupg_home_at
+from tests.support.sopskeys import TEST_KEY_FP, gnupg_home_at
 
 CANARY_GPG = f"canary-gpg-{uuid.uuid4().hex}"
 CANARY_SOPS = f"canary-sops-{uuid.uuid4().hex}"

@@ -1,7 +1,7 @@
 import jsonschema
 
 from dsu import idempotence as idem
-from dsu.saltrun import StateProblem, StateSummary
+from dsu.runs import StateProblem, StateSummary
 
 
 def _problem(comment, function="file.managed"):

@@ -1,0 +1,98 @@
+"""`dsu lab`: disposable Debian hosts (systemd-nspawn) for tests, benchmarks and the Quick start."""
+
+import argparse
+import os
+from pathlib import Path
+
+from dsu.errors import DsuError
+from dsu.lab import hosts
+from dsu.lab.image import RELEASES, ensure_image
+from dsu.progress import Progress
+
+
+def _image(args: argparse.Namespace) -> int:
+    print(ensure_image(args.release))
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    progress = Progress()
+    booted = hosts.up(args.name, args.count, args.release, progress)
+    for host in booted:
+        print(f"{host.name}\t{host.address}")
+    print(f"{len(booted)} host(s) up in {progress.elapsed():.0f}s; roster: {hosts.roster_file()}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    if not args.all and not args.names:
+        raise DsuError("name the hosts to stop", "dsu lab down NAME... or dsu lab down --all")
+    stopped = hosts.down(None if args.all else args.names)
+    print(f"stopped {len(stopped)} host(s)" + (f": {', '.join(stopped)}" if stopped else ""))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = hosts.status()
+    if not rows:
+        print("no lab hosts")
+        return 0
+    columns = ["name", "release", "address", "state", "pid1", "pid", "uptime"]
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns))
+    return 0
+
+
+def _ssh(args: argparse.Namespace) -> int:
+    found = {h.name: h for h in hosts.registered()}
+    if args.name not in found:
+        raise DsuError(f"no lab host named {args.name}", "see dsu lab status")
+    argv = hosts.ssh_argv(found[args.name], *args.command)
+    if not args.command:
+        argv.insert(1, "-t")
+    os.execvp(argv[0], argv)
+    return 1  # not reached
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    from dsu.lab.mirror import proxy_allowed_hosts  # noqa: PLC0415 - the proxy process only
+    from dsu.lab.proxy import serve  # noqa: PLC0415
+
+    serve(args.address, args.port, Path(args.cache), proxy_allowed_hosts())
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    lab = commands.add_parser("lab", help="disposable Debian hosts (systemd-nspawn)")
+    sub = lab.add_subparsers(dest="lab_command", required=True)
+
+    image = sub.add_parser("image", help="build (or reuse) the cached base image")
+    image.add_argument("--release", choices=RELEASES, default="bookworm")
+    image.set_defaults(func=_image)
+
+    up = sub.add_parser("up", help="boot hosts; returns when SSH answers")
+    up.add_argument("name")
+    up.add_argument("--count", type=int, default=1)
+    up.add_argument("--release", choices=RELEASES, default="bookworm")
+    up.set_defaults(func=_up)
+
+    down = sub.add_parser("down", help="stop hosts and remove all they used")
+    down.add_argument("names", nargs="*")
+    down.add_argument("--all", action="store_true")
+    down.set_defaults(func=_down)
+
+    status = sub.add_parser("status", help="list lab hosts")
+    status.set_defaults(func=_status)
+
+    ssh = sub.add_parser("ssh", help="open a shell (or run a command) on a host")
+    ssh.add_argument("name")
+    ssh.add_argument("command", nargs=argparse.REMAINDER)
+    ssh.set_defaults(func=_ssh)
+
+    proxy = sub.add_parser("proxy", help="(internal) run the lab's package proxy")
+    proxy.add_argument("--address", required=True)
+    proxy.add_argument("--port", type=int, required=True)
+    proxy.add_argument("--cache", required=True)
+    proxy.set_defaults(func=_proxy)

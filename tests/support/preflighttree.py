@@ -1,0 +1,129 @@
+"""Pillar trees for the preflight tests, made the way operators make them: the repo's top.sls and
+secrets/provider.sls, SOPS files from _utils/sopsfile (dsu secrets encrypt's code), `#!yaml|gpg`
+files with values from dsu secrets gpg-encrypt's code, and a Salt config dir (the repo's master
+with gpg_keydir pointing at the test keys). With broken=True, every kind of problem preflight
+must report, all at once.
+
+The secret values are canaries: a test can assert that none of them is ever printed.
+"""
+
+import shutil
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from dsu.secrets import sopsfile
+from dsu.secrets.files import gpg_encrypt_value
+from tests.support.sopskeys import GnupgHome, gnupg_home_at, make_age_identity, make_pgp_key
+
+REPO = Path(__file__).resolve().parents[2]
+CANARIES = {"db_password": "canary-db-5e1f0c7a", "api_token": "canary-api-93b2d4e6"}
+PLAINTEXT = "hunter2-canary-plain"  # the plaintext secret planted in plain pillar
+OTHER = "elsewhere-*"  # a target no test host matches: its files are only checked locally
+
+
+@dataclass
+class Tree:
+    pillar: Path  # the pillar root (--pillar-root)
+    config: Path  # a Salt config dir (--config-dir): gpg_keydir is keys.path
+    keys: GnupgHome
+    # what preflight must report: (where ends with, what contains), the order of no importance
+    local: list[tuple[str, str]] = field(default_factory=list)
+    target: list[str] = field(default_factory=list)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def sops_text(data: dict, keys: GnupgHome) -> str:
+    return sopsfile().encrypt_data(data, "yaml", pgp=[keys.fingerprint], gnupg_home=str(keys.path))
+
+
+def gpg_file(values: dict[str, bytes], recipient: str, home: Path) -> str:
+    """A `#!yaml|gpg` pillar file with secrets:values encrypted one by one."""
+    lines = ["#!yaml|gpg", "secrets:", "  values:"]
+    for name, value in values.items():
+        block = gpg_encrypt_value(value, [recipient], str(home))
+        lines += [f"    {name}: |", textwrap.indent(block, " " * 6)]
+    return "\n".join(lines)
+
+
+def tamper(text: str) -> str:
+    """Change one base64 character of the first encrypted value's data."""
+    at = text.index("ENC[AES256_GCM,data:") + len("ENC[AES256_GCM,data:")
+    return text[:at] + ("B" if text[at] == "A" else "A") + text[at + 1:]
+
+
+def write_tree(base: Path, keys: GnupgHome, host: str, broken: bool = False,
+               host_gets_tampered: bool = False) -> Tree:
+    """A pillar tree under *base* for *host* (a minion id). The host gets a good SOPS file (the
+    database password) and a good GPG file (the API token), or with *host_gets_tampered* a
+    tampered SOPS file, so its pillar cannot compile."""
+    pillar, config = base / "pillar", base / "config"
+    keys.path.chmod(0o700)  # a broken tree before may have opened it
+    shutil.copytree(REPO / "pillar", pillar, ignore=shutil.ignore_patterns("provider.yaml"))
+    master = yaml.safe_load((REPO / "etc/salt/master").read_text())
+    master["gpg_keydir"] = str(keys.path)
+    _write(config / "master", yaml.safe_dump(master))
+    good_sops = sops_text({"secrets": {"values": {"db_password": CANARIES["db_password"]}}}, keys)
+    _write(pillar / "secrets/sops/common.sls", good_sops)
+    _write(pillar / "secrets/gpg/common.sls",
+           gpg_file({"api_token": CANARIES["api_token"].encode()}, keys.fingerprint, keys.path))
+    targets = {host: {"sops": ["secrets.sops.common"], "gpg": ["secrets.gpg.common"]}}
+    required = ["db_password", "api_token"]
+    defaults = {"core": {"secrets": {"files": {"api-token": {"value": "api_token"}}}},
+                "deploy": {"profile": "dev"}}
+    tree = Tree(pillar, config, keys)
+    if host_gets_tampered:
+        _write(pillar / "secrets/sops/tampered.sls", tamper(good_sops))
+        targets[host]["sops"] = ["secrets.sops.tampered"]
+        tree.target.append("pillar does not compile")
+    if broken:
+        _break(tree, targets, required, defaults)
+    _write(pillar / "secrets/provider.yaml", yaml.safe_dump(
+        {"provider": "dual", "targets": targets, "required": required}))
+    _write(pillar / "defaults.sls", yaml.safe_dump(defaults))
+    return tree
+
+
+def _break(tree: Tree, targets: dict, required: list, defaults: dict) -> None:
+    pillar, keys = tree.pillar, tree.keys
+    good = sops_text({"secrets": {"values": {"other_password": CANARIES["db_password"]}}}, keys)
+    _write(pillar / "secrets/sops/tampered.sls", tamper(good))
+    _, stranger = make_age_identity()  # its identity is nowhere: the data key cannot be opened
+    _write(pillar / "secrets/sops/undecryptable.sls", sopsfile().encrypt_data(
+        {"secrets": {"values": {"x_token": CANARIES["api_token"]}}}, "yaml", age=[stranger]))
+    _write(pillar / "secrets/sops/plain.sls", yaml.safe_dump({"secrets": {"values": {"x": PLAINTEXT}}}))
+    with gnupg_home_at(pillar.parent / "other-gnupg", import_test_key=False) as other:
+        fingerprint = make_pgp_key(other, "stranger")
+        _write(pillar / "secrets/gpg/undecryptable.sls",
+               gpg_file({"y_token": CANARIES["api_token"].encode()}, fingerprint, other.path))
+    _write(pillar / "secrets/gpg/noshebang.sls", "secrets:\n  values: {}\n")
+    targets[OTHER] = {"sops": ["secrets.sops.tampered", "secrets.sops.undecryptable", "secrets.sops.plain"],
+                      "gpg": ["secrets.gpg.undecryptable", "secrets.gpg.noshebang", "secrets.gpg.absent"]}
+    defaults["app"] = {"db_password": PLAINTEXT, "password_file": "/etc/app/db", "token_ttl": 300}
+    defaults["core"]["secrets"]["files"]["absent"] = {"value": "absent_value"}
+    defaults["deploy"]["profile"] = "bogus"
+    required.append("missing_secret")
+    keys.path.chmod(0o755)
+    tree.local += [
+        ("secrets/sops/tampered.sls", "authentication failed"),
+        ("secrets/sops/undecryptable.sls", "no key here can decrypt the data key"),
+        ("secrets/sops/plain.sls", "not a SOPS file"),
+        ("secrets/sops/plain.sls", "secrets:values:x: looks like a plaintext secret"),
+        ("secrets/gpg/undecryptable.sls", "secrets:values:y_token: GnuPG cannot decrypt it"),
+        ("secrets/gpg/noshebang.sls", "first line is not #!yaml|gpg"),
+        ("gpg SLS secrets.gpg.absent", "no such file"),
+        ("defaults.sls", "app:db_password: looks like a plaintext secret"),
+        (str(keys.path), "Salt's gpg_keydir has mode 0755, must be 0700"),
+    ]
+    tree.target += [
+        "secrets:values:missing_secret is missing (listed in secrets:required)",
+        "secrets:values:absent_value is missing (core.secrets writes it to absent)",
+        "deploy:profile is 'bogus'",
+    ]
