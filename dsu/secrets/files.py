@@ -4,7 +4,6 @@ and `gpg-encrypt`."""
 import base64
 import datetime
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +83,7 @@ def gpg_encrypt_value(value: bytes, recipients: list[str], gnupg_home: str | Non
 
     if not recipients:
         raise DsuError("no recipients", "pass --recipient FINGERPRINT (repeatable)")
-    gpg = gnupg.GPG(gnupghome=gnupg_home or os.environ.get("GNUPGHOME") or None)
+    gpg = gnupg.GPG(gnupghome=gnupg_home)  # None: gpg honours GNUPGHOME itself
     result = gpg.encrypt(value, recipients, armor=True, always_trust=True)
     if not result.ok:
         raise DsuError(f"gpg could not encrypt to {', '.join(recipients)}: {result.status}",
