@@ -26,7 +26,8 @@ def test_empty_values_stay_empty():
     assert cipher.decrypt_value("", KEY, "a:") == ""
 
 
-@pytest.mark.parametrize(("key", "aad"), [(os.urandom(32), "a:b:"), (KEY, "a:c:")])
+@pytest.mark.parametrize(("key", "aad"), [(os.urandom(32), "a:b:"), (KEY, "a:c:")],
+                         ids=["other-key", "other-path"])
 def test_a_wrong_key_or_key_path_does_not_authenticate(key, aad):
     token = cipher.encrypt_value("secret", KEY, "a:b:")
     with pytest.raises(ValueError, match="authentication failed"):
