@@ -15,8 +15,9 @@ A document that cannot be decrypted (no key for it here, MAC mismatch, altered v
 render error naming the SLS and the key path: the pillar does not compile, and no state runs on
 a partial pillar.
 
-Keys: PGP through the GnuPG home ``sops_gnupghome`` (config), else ``GNUPGHOME``, else Salt's
-``gpg_keydir``; age identities from ``sops_age_key_file`` (config), else as sops finds them
+Keys: PGP through the GnuPG home ``sops_gnupghome`` (config), else ``GNUPGHOME``, else where
+Salt's gpg renderer finds its keys: ``gpg_keydir``, by default ``<config_dir>/gpgkeys``; age
+identities from ``sops_age_key_file`` (config), else as sops finds them
 (``SOPS_AGE_KEY``, ``SOPS_AGE_KEY_FILE``, ``~/.config/sops/age/keys.txt``). These rules, the
 SOPS check and the decryption are the utils module ``sopsfile`` (``_utils/sopsfile.py``), which
 ``dsu`` runs too; telling SOPS data from other data loads no cryptography.
@@ -25,6 +26,8 @@ Unencrypted values count in the MAC as sops wrote them. Salt's YAML step reads Y
 unquoted ``yes``/``no``/``on``/``off`` is a boolean and sops (YAML 1.2) reads a string: such a value
 left unencrypted (``*_unencrypted``) fails the MAC check. Quote it.
 """
+
+import os
 
 import salt.loader
 from salt.exceptions import SaltRenderError
@@ -67,6 +70,15 @@ def _age_identities():
         raise SaltRenderError(f"sops_age_key_file {path}: {exc.strerror}") from None
 
 
+def _gnupg_home():
+    """The GnuPG home for PGP keys. Its last fallback is the one of Salt's gpg renderer
+    (salt/renderers/gpg.py ``_get_key_dir``): ``<config_dir>/gpgkeys``, the config dir being
+    that of the config file when the options do not name one."""
+    config_dir = __opts__.get("config_dir") or os.path.dirname(__opts__.get("conf_file") or "")
+    return _sopsfile("gnupg_home")(__opts__.get("sops_gnupghome"), __opts__.get("gpg_keydir"),
+                                   config_dir=config_dir or None)
+
+
 def render(data, saltenv="base", sls="", argline="", **kws):
     """
     Decrypt *data* when it is a SOPS document; return anything else unchanged.
@@ -79,10 +91,9 @@ def render(data, saltenv="base", sls="", argline="", **kws):
     """
     if not _sopsfile("is_sops_document")(data):
         return data
-    home = _sopsfile("gnupg_home")(__opts__.get("sops_gnupghome"), __opts__.get("gpg_keydir"))
     try:
         return _sopsfile("decrypt_document")(
-            data, source=f"SLS {sls or '?'} (saltenv {saltenv})", gnupg_home=home,
+            data, source=f"SLS {sls or '?'} (saltenv {saltenv})", gnupg_home=_gnupg_home(),
             age_identities=_age_identities())
     except SaltRenderError:
         raise

@@ -19,8 +19,8 @@ salt-call, the exit code turns non-zero; under salt-ssh, the logged error is the
 As ``master_job_cache`` (salt-ssh on the operator side, or a master) it gives every job-cache
 function of ``local_cache`` and stores each return there too, so salt-ssh runs leave the operator
 side's artifacts while ``jobs.lookup_jid`` keeps working. Returns of functions that return pillar
-data (``pillar.*``, ``config.get``) are stored as a placeholder: the job cache never holds
-decrypted secrets.
+data (``pillar.*``, ``config.*``, the rendered states of ``state.show_*``, ``slsutil.renderer``)
+are stored as a placeholder: the job cache never holds decrypted secrets.
 
 CLI Example:
 
@@ -108,9 +108,12 @@ def _deliver(summaries, options):
     return failure
 
 
-# Functions whose return is pillar data, decrypted secrets included: the job cache keeps that
-# such a job ran, not what it returned.
-UNCACHED_RETURNS = ("pillar.", "config.get", "config.option")
+# Functions whose return is or may hold pillar data, decrypted secrets included: the job cache
+# keeps that such a job ran, not what it returned. pillar.*; config.* (get and option read
+# pillar, items returns the options, salt-ssh's with the whole compiled pillar in them); the
+# rendered states of state.show_* (pillar values as state arguments); slsutil.renderer (renders
+# any file, a SOPS file decrypted).
+UNCACHED_RETURNS = ("pillar.", "config.", "state.show_", "slsutil.renderer")
 
 
 def _cacheable(ret):

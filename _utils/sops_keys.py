@@ -27,10 +27,14 @@ def _environ(environ):
     return os.environ if environ is None else environ
 
 
-def gnupg_home(sops_gnupghome=None, gpg_keydir=None, environ=None):
+def gnupg_home(sops_gnupghome=None, gpg_keydir=None, environ=None, config_dir=None):
     """The GnuPG home the sops renderer decrypts with: ``sops_gnupghome`` (config), else
-    ``GNUPGHOME``, else Salt's ``gpg_keydir``; None leaves GnuPG its default."""
-    return sops_gnupghome or _environ(environ).get("GNUPGHOME") or gpg_keydir or None
+    ``GNUPGHOME``, else where Salt's gpg renderer looks (salt/renderers/gpg.py): ``gpg_keydir``,
+    by default ``<config_dir>/gpgkeys``. None (no config dir known either) leaves GnuPG its
+    default. Both renderers must agree: a key that opens the ``#!yaml|gpg`` files of a pillar
+    must open its SOPS files too, or the pillar compiles halfway."""
+    keydir = gpg_keydir or (os.path.join(config_dir, "gpgkeys") if config_dir else None)
+    return sops_gnupghome or _environ(environ).get("GNUPGHOME") or keydir
 
 
 def _default_age_key_file(environ):

@@ -224,6 +224,8 @@ def decrypt_file(path, gnupg_home=None, age_identities=None):
             text = handle.read()
     except OSError as exc:
         raise SopsError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SopsError(f"{path} is not UTF-8 text: not a SOPS file") from None
     return decrypt_text(text, format_of(path), str(path), gnupg_home, age_identities)
 
 

@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from dsu import preflight
+from dsu.argtypes import output_directory
 from dsu.errors import DsuError
+from dsu.evidence import run_dir, write_json
 from dsu.lab import hosts as lab
+from dsu.lab.cli import host_count, host_name
 from dsu.lab.image import RELEASES
 from dsu.progress import Progress
-from dsu.runs import StateRun, StateSummary, apply_states, run_dir, salt_ssh, write_json
+from dsu.runs import StateRun, StateSummary, apply_states
+from dsu.saltssh import salt_ssh
 
 SCHEMA = "deploy-system-unified/deploy-run/v1"
 
@@ -33,9 +37,9 @@ def _run_record(mode: str, summary: StateSummary, duration: float) -> dict[str, 
 def _apply(names: list[str], mode: str, progress: Progress) -> StateRun:
     args = ["test=True"] if mode == "test" else []
     progress.step(f"state.apply{' test=True' if args else ''} via salt-ssh on {', '.join(names)}")
-    # The last run wipes salt-ssh's working directory on the hosts: its state bundle would keep
-    # the decrypted pillar there until the next run.
-    return apply_states(names, *args, roster=lab.roster_file(), wipe=mode == "test")
+    # Every run wipes salt-ssh's working directory on the hosts when it ends, failed or not: its
+    # state bundle holds the decrypted pillar (docs/secrets.md, "No leaks").
+    return apply_states(names, *args, roster=lab.roster_file(), wipe=True)
 
 
 # What a converged lab host must show. Lab hosts carry none of the production services the health
@@ -129,14 +133,40 @@ def deploy_lab(name: str, count: int, release: str, out: Path | None = None) -> 
 
 
 def _command(args: argparse.Namespace) -> int:
-    return deploy_lab(args.lab, args.count, args.release, Path(args.out) if args.out else None)
+    running = {h.name for h in lab.registered() if h.alive()}
+    try:
+        return deploy_lab(args.lab, args.count, args.release, args.out)
+    except KeyboardInterrupt:
+        _interrupted(args.lab, args.count, running)
+        raise
+
+
+def _interrupted(name: str, count: int, running: set[str]) -> None:
+    """An interrupted deploy stops the hosts it booted itself: new and half configured, they are
+    worth nothing. Hosts that were up before it stay, as they may hold more than this deploy;
+    the operator is told what is left on them and how to remove it."""
+    progress = Progress()
+    names = lab.host_names(name, count)
+    up = {h.name for h in lab.registered()}
+    booted = [n for n in names if n in up and n not in running]
+    if booted:
+        lab.down(booted, progress)
+    kept = [n for n in names if n in up and n in running]
+    if kept:
+        again = f"dsu deploy --lab {name}" + (f" --count {count}" if count > 1 else "")
+        progress.step(f"interrupted; hosts up before this deploy stay up: {', '.join(kept)}, maybe "
+                      "half configured and holding salt-ssh's working directory (with the decrypted "
+                      f"pillar) under /var/tmp: `{again}` finishes the deploy and wipes it, "
+                      f"`dsu lab down {' '.join(kept)}` removes them")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("deploy", help="the canonical deploy path")
-    parser.add_argument("--lab", required=True, metavar="NAME",
+    parser = commands.add_parser("deploy", help="the canonical deploy path; interrupted, it stops "
+                                 "the hosts it booted itself")
+    parser.add_argument("--lab", required=True, metavar="NAME", type=host_name,
                         help="deploy to lab host(s) of this name, booting them if needed")
-    parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--count", type=host_count(), default=1)
     parser.add_argument("--release", choices=RELEASES, default="bookworm")
-    parser.add_argument("--out", help="artifact directory (default ci-artifacts/deploy)")
+    parser.add_argument("--out", type=output_directory,
+                        help="artifact directory (default ci-artifacts/deploy)")
     parser.set_defaults(func=_command)

@@ -2,13 +2,16 @@
 real re-apply, all three recorded; verdicts, problem clusters, artifacts, and a baseline delta."""
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,16 +19,22 @@ from typing import Any
 
 import yaml
 
+from dsu.argtypes import directory, existing_path, integer, json_object, name_list, output_directory
 from dsu.errors import DsuError
+from dsu.evidence import run_dir, write_json
 from dsu.lab import hosts as lab
 from dsu.lab.image import RELEASES
 from dsu.paths import REPO_ROOT
 from dsu.progress import Progress
-from dsu.runs import StateProblem, StateSummary, apply_states, run_dir, write_json
+from dsu.runs import StateProblem, StateSummary, apply_states
 
 SCHEMA = "deploy-system-unified/idempotence-summary/v1"
 RUNS = ("apply", "test", "reapply")
 RUN_TIMEOUT_SECONDS = 900  # a hung salt-ssh must not hold the whole benchmark
+# Interrupted, the benchmark waits this long for its running roles to come back once their
+# salt-ssh runs are killed and their hosts stopped (they return within seconds then).
+ABANDON_SECONDS = 30
+MAX_JOBS = 16  # roles at once: each is a booting host and a salt-ssh run on this machine
 CLUSTERS = ("unsupported_argument", "environment_or_package", "unguarded_command", "role_specific")
 
 _UNSUPPORTED = re.compile(r"unexpected keyword|invalid (keyword )?argument|is not a valid|unknown "
@@ -101,19 +110,31 @@ def _problems(run: str, summary: StateSummary) -> list[Problem]:
     return found
 
 
+def _host_prefix() -> str:
+    """The start of the names of the hosts this run boots, one per role."""
+    return f"i{os.getpid()}-"
+
+
 def run_role(role: str, index: int, release: str, pillar: dict[str, Any] | None,
-             progress: Progress, config_dir: Path | None) -> RoleResult:
+             progress: Progress, config_dir: Path | None,
+             stop: threading.Event | None = None) -> RoleResult:
     """One role on its own fresh host. Whatever goes wrong (boot, SSH, salt-ssh) becomes a
-    "failed" verdict with the error as evidence, so one role can never cost the whole report."""
-    name = f"i{os.getpid()}-{index}"
+    "failed" verdict with the error as evidence, so one role can never cost the whole report.
+    Once *stop* is set (the benchmark was interrupted) it starts no further run."""
+    stop = stop or threading.Event()
+    name = f"{_host_prefix()}{index}"
     result = RoleResult(role, name)
     summaries: list[StateSummary] = []
     mode = "boot"
+    if stop.is_set():
+        return result
     try:
         (host,) = lab.up(name, 1, release, progress, tie_to_parent=True)
         try:
             args = [f"pillar={json.dumps(pillar)}"] if pillar else []
             for mode in RUNS:
+                if stop.is_set():
+                    break
                 progress.step(f"core.{role}: {mode}", host.name)
                 run = apply_states([host.name], f"core.{role}", *args,
                                    *(["test=True"] if mode == "test" else []),
@@ -134,8 +155,52 @@ def run_role(role: str, index: int, release: str, pillar: dict[str, Any] | None,
         result.problems.append(Problem(mode, "(lab or transport)", "", "", "failed",
                                        "environment_or_package", evidence[:2000]))
     result.verdict = verdict(summaries) if len(summaries) == len(RUNS) else "failed"
-    progress.step(f"core.{role}: {result.verdict}", name)
+    progress.step(f"core.{role}: {'stopped: interrupted' if stop.is_set() else result.verdict}", name)
     return result
+
+
+def _kill_salt_ssh_runs() -> None:
+    """Kill this process's salt-ssh runs against the lab: the workers', which Python gives no
+    interruption. salt_ssh starts each in a session of its own, so its process group is all of
+    it. Stopping a host alone is not enough: salt-ssh then waits for its SSH connection to time
+    out, minutes."""
+    roster = f"--roster-file={lab.roster_file()}".encode()
+    for children in Path("/proc/self/task").glob("*/children"):
+        try:
+            pids = children.read_text().split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        for pid in pids:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"salt-ssh" in cmdline and roster in cmdline:
+                    os.killpg(int(pid), signal.SIGKILL)
+            except OSError:  # it ended meanwhile (ProcessLookupError is an OSError)
+                continue
+
+
+def _abandon(pool: ThreadPoolExecutor, futures: list[Future[RoleResult]], progress: Progress) -> None:
+    """After an interruption, which Python raises in the main thread only: no role starts any
+    more, and from here the running ones' salt-ssh runs are killed and their hosts stopped,
+    since their workers may be waiting for a boot or a salt-ssh run for many minutes yet. The
+    workers then return within seconds, starting nothing else once *stop* is set."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + ABANDON_SECONDS
+    while True:
+        # Again each round: a worker may have been starting salt-ssh or booting its host while
+        # the last round ran.
+        _kill_salt_ssh_runs()
+        mine = [h.name for h in lab.registered() if h.name.startswith(_host_prefix())]
+        if mine:
+            with contextlib.suppress(DsuError):  # a worker stopped one itself meanwhile
+                lab.down(mine, progress)
+        running = [f for f in futures if not f.done()]
+        if not running:
+            return
+        if time.monotonic() > deadline:
+            progress.step(f"{len(running)} role(s) still running after {ABANDON_SECONDS}s")
+            return
+        wait(running, timeout=0.5)
 
 
 def _config_with_root(extra_root: Path, work: Path) -> Path:
@@ -217,11 +282,12 @@ def load_baseline(path: Path) -> dict[str, Any]:
     candidate = path / "summary.json" if path.is_dir() else path
     try:
         data = json.loads(candidate.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, or not even UTF-8 text
         raise DsuError(f"cannot read baseline {candidate}: {exc}",
                        "pass a run directory holding summary.json") from exc
-    if data.get("schema") != SCHEMA:
-        raise DsuError(f"{candidate} is not an idempotence summary ({data.get('schema')!r})")
+    schema = data.get("schema") if isinstance(data, dict) else type(data).__name__
+    if schema != SCHEMA:
+        raise DsuError(f"{candidate} is not an idempotence summary ({schema!r})")
     return data
 
 
@@ -240,41 +306,62 @@ def benchmark(roles: list[str] | None, release: str = "bookworm", jobs: int = 1,
     previous = load_baseline(baseline) if baseline else None
     started_at = datetime.now(UTC)
     evidence = run_dir("idempotence", out, started_at)
-    config = _config_with_root(extra_root, evidence / ".salt-config") if extra_root else None
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(
-            lambda item: run_role(item[1], item[0], release, pillar, progress, config),
-            enumerate(chosen, start=1)))
-    summary = summarize(results, evidence.name, release, started_at, time.monotonic() - started,
-                        previous)
-    write_json(evidence / "summary.json", summary)
-    (evidence / "summary.md").write_text(markdown(summary))
-    if config:
-        shutil.rmtree(config)
+    config = None
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures: list[Future[RoleResult]] = []
+    try:
+        config = _config_with_root(extra_root, evidence / ".salt-config") if extra_root else None
+        started = time.monotonic()
+        try:
+            for index, role in enumerate(chosen, start=1):
+                futures.append(pool.submit(run_role, role, index, release, pillar, progress, config,
+                                           stop))
+            results = [future.result() for future in futures]
+        except BaseException:
+            stop.set()
+            _abandon(pool, futures, progress)
+            raise
+        pool.shutdown()
+        summary = summarize(results, evidence.name, release, started_at, time.monotonic() - started,
+                            previous)
+        write_json(evidence / "summary.json", summary)
+        (evidence / "summary.md").write_text(markdown(summary))
+    finally:
+        if config:
+            shutil.rmtree(config, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            evidence.rmdir()  # only if empty: an interrupted run leaves no evidence
     print(f"{summary['headline']} in {summary['duration_s']:.0f}s; evidence: {evidence}")
     return 0 if summary["totals"]["idempotent"] == len(results) else 1
 
 
 def _command(args: argparse.Namespace) -> int:
-    roles = [r.strip() for r in args.roles.split(",") if r.strip()] if args.roles else None
-    try:
-        pillar = json.loads(args.pillar) if args.pillar else None
-    except json.JSONDecodeError as exc:
-        raise DsuError(f"--pillar is not JSON: {exc}", "pass a JSON object") from exc
-    path = lambda value: Path(value) if value else None  # noqa: E731
-    return benchmark(roles, args.release, args.jobs, path(args.out), path(args.baseline), pillar,
-                     path(args.extra_root))
+    return benchmark(args.roles, args.release, args.jobs, args.out, args.baseline, args.pillar,
+                     args.extra_root)
+
+
+def _fixture_root(text: str) -> Path:
+    root = directory(text)
+    if not (root / "core").is_dir():
+        raise argparse.ArgumentTypeError(f"{text} has no core/ directory of roles")
+    return root
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("idempotence", help="converge, test=True rerun and re-apply each "
                                  "role on a fresh lab host; exit 0 only if all are idempotent")
-    parser.add_argument("--roles", help="comma-separated roles (default: all of core)")
+    parser.add_argument("--roles", type=name_list("role"),
+                        help="comma-separated roles (default: all of core)")
     parser.add_argument("--release", choices=RELEASES, default="bookworm")
-    parser.add_argument("--baseline", help="an earlier run directory (or its summary.json)")
-    parser.add_argument("--out", help="artifact directory (default ci-artifacts/idempotence)")
-    parser.add_argument("--jobs", type=int, default=2, help="roles benchmarked at once")
-    parser.add_argument("--pillar", help="pillar overrides for every run, as JSON")
-    parser.add_argument("--extra-root", help=argparse.SUPPRESS)  # fixture roles for the tests
+    parser.add_argument("--baseline", type=existing_path,
+                        help="an earlier run directory (or its summary.json)")
+    parser.add_argument("--out", type=output_directory,
+                        help="artifact directory (default ci-artifacts/idempotence)")
+    parser.add_argument("--jobs", type=integer(1, MAX_JOBS), default=2,
+                        help=f"roles benchmarked at once (at most {MAX_JOBS})")
+    parser.add_argument("--pillar", type=json_object, help="pillar overrides for every run, as a "
+                        "JSON object")
+    parser.add_argument("--extra-root", type=_fixture_root,
+                        help=argparse.SUPPRESS)  # fixture roles for the tests
     parser.set_defaults(func=_command)

@@ -6,19 +6,30 @@ targets: ``state.apply preflight test=True`` (salt/preflight): the pillar compil
 required secrets are in it, ``deploy:profile`` is known. Every problem is returned (file or host,
 key path, reason; never a value). Nothing is written anywhere but a temporary Salt config when a
 pillar root is given. ``dsu preflight TARGET`` prints them; ``dsu deploy`` refuses on any.
+
+Nothing secret stays behind either. salt-ssh ships each target's whole compiled pillar for the
+state run, in the state bundle it leaves in its working directory there: the run wipes that
+directory when it ends, whatever preflight found, and so waits first for any earlier state run
+still going on the target in the same directory (an operator's salt-ssh killed mid-run leaves
+its run on the host going). The gpg-agents the checks and salt-ssh's pillar compile start in the
+key directories are stopped when the check is done (dsu/secrets/agents.py).
 """
 
 import argparse
+import os
 import subprocess
 from pathlib import Path
 
 import yaml
 
 from dsu.errors import DsuError, Problem, one_line
+from dsu.hostbusy import wait_for_earlier_runs
 from dsu.lab import hosts
 from dsu.progress import Progress
-from dsu.runs import SaltRun, salt_ssh, summarize_states
+from dsu.runs import summarize_states
 from dsu.saltconfig import salt_config_dir, setup
+from dsu.saltssh import SaltRun, salt_ssh
+from dsu.secrets import agents
 from dsu.secrets.checks import local_problems
 
 
@@ -70,20 +81,34 @@ def check(targets: list[str], roster: Path, config_dir: Path | None = None,
     conf = setup(config_dir, pillar_root)
     progress.step(f"local checks: pillar {', '.join(map(str, conf.pillar_roots))}, config {conf.config_dir}")
     found = Findings()
-    local, found.checked = local_problems(conf)
-    found += local
-    progress.step(f"{len(local)} local problem(s); salt-ssh state.apply preflight", ", ".join(targets))
-    with salt_config_dir(conf, pillar_root) as salt_config:
-        try:
-            run = salt_ssh(targets, "state.apply", "preflight", "test=True", roster=roster,
-                           timeout=timeout, config_dir=salt_config)
-        except subprocess.TimeoutExpired:
-            run = SaltRun(-1, {}, f"salt-ssh did not finish within {timeout:.0f}s")
+    # Here and in salt-ssh's pillar compile, GnuPG decrypts in these homes and starts an agent in
+    # each: those are stopped when the check is done.
+    with agents.stopped_after(conf.gpg_keydir, conf.sops_gnupghome, os.environ.get("GNUPGHOME")):
+        local, found.checked = local_problems(conf)
+        found += local
+        progress.step(f"{len(local)} local problem(s); salt-ssh state.apply preflight", ", ".join(targets))
+        with salt_config_dir(conf, pillar_root) as salt_config:
+            busy = wait_for_earlier_runs(targets, roster=roster, config_dir=salt_config)
+            run = _remote_check([t for t in targets if t not in busy], roster, salt_config, timeout)
     for target in targets:
-        remote = target_problems(target, run)
+        remote = [Problem(target, busy[target])] if target in busy else target_problems(target, run)
         progress.step(f"{len(remote)} problem(s) on the target", target)
         found += remote
     return found
+
+
+def _remote_check(targets: list[str], roster: Path, config_dir: Path, timeout: float) -> SaltRun:
+    """``state.apply preflight test=True`` on *targets* in one salt-ssh run. It wipes salt-ssh's
+    working directory on each target when done: the state bundle there holds the target's whole
+    decrypted pillar, and a refused preflight must leave none behind (nor a passed one: the
+    deploy's own runs ship and wipe theirs)."""
+    if not targets:
+        return SaltRun(0, {}, "")
+    try:
+        return salt_ssh(targets, "state.apply", "preflight", "test=True", roster=roster,
+                        timeout=timeout, config_dir=config_dir, wipe=True)
+    except subprocess.TimeoutExpired:
+        return SaltRun(-1, {}, f"salt-ssh did not finish within {timeout:.0f}s")
 
 
 # --- the command ---------------------------------------------------------------------------------

@@ -1,75 +1,17 @@
-"""The run layer: salt-ssh from this checkout against N targets, each host's state run summarised,
-and the stamped evidence directories every command writes its artifacts to."""
+"""The run layer: ``state.apply`` over salt-ssh on N targets, once no earlier run is going on them,
+each host's answer summarised, and a host without one given the reason."""
 
-import fcntl
 import json
-import shutil
+import re
+import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dsu.errors import DsuError
-from dsu.paths import REPO_ROOT, artifacts_dir, locked
-
-
-def salt_bin(name: str) -> str:
-    """The Salt script next to this interpreter (the project's venv), else the one on PATH."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        raise DsuError(f"{name} is not installed", "run ./bootstrap.sh setup")
-    return found
-
-
-# salt-ssh's thin tarball, built on first use into the cachedir of etc/salt/master's root_dir.
-THIN_VERSION = REPO_ROOT / ".salt-root/var/cache/salt/master/thin/version"
-
-
-@contextmanager
-def _thin_built_once() -> Iterator[None]:
-    """Salt builds the thin without a lock: concurrent first runs rewrite its version file,
-    salt-call and tarball under each other. So until the thin exists, salt-ssh runs one at a
-    time (parallel benchmarks and test workers on a fresh checkout); after that, freely."""
-    if THIN_VERSION.exists():
-        yield
-        return
-    with locked(REPO_ROOT / ".salt-root" / "thin.lock") as fd:
-        if THIN_VERSION.exists():
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        yield
-
-
-@dataclass
-class SaltRun:
-    returncode: int
-    returns: dict[str, Any]
-    stderr: str
-
-
-def salt_ssh(targets: list[str], fun: str, *args: str, roster: Path,
-             timeout: float | None = None, config_dir: Path | None = None,
-             log_level: str = "warning", wipe: bool = False) -> SaltRun:
-    """Call *fun* on *targets* through salt-ssh; one JSON document back, keyed by host. *wipe*
-    removes salt-ssh's working directory on the target afterwards, including the state bundle
-    whose pillar.json holds the decrypted pillar."""
-    config = [f"--config-dir={config_dir}"] if config_dir else []
-    config += ["--wipe"] if wipe else []
-    argv = [salt_bin("salt-ssh"), *config, f"--roster-file={roster}", "--out=json", "--static",
-            "--no-color", f"--log-level={log_level}", "-L", ",".join(targets), fun, *args]
-    with _thin_built_once():
-        proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
-    try:
-        returns = json.loads(proc.stdout) if proc.stdout.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise DsuError(f"salt-ssh printed something that is not JSON: {proc.stdout[:200]!r}",
-                       "run the same salt-ssh command by hand to see its output") from exc
-    return SaltRun(proc.returncode, returns, proc.stderr)
+from dsu.hostbusy import EARLIER_RUN_WAIT_S, wait_for_earlier_runs
+from dsu.saltssh import SaltRun, salt_ssh
 
 
 @dataclass
@@ -140,45 +82,107 @@ class StateRun:
     run: SaltRun
 
 
+# --- why a host has no state return --------------------------------------------------------
+
+# ssh's own words for a connection that failed or broke (salt-ssh passes them on in its output).
+_SSH_TROUBLE = re.compile(
+    r"^ssh: |^client_loop: |^kex_exchange_identification: |Connection (refused|timed out|reset)"
+    r"|closed by remote host|Broken pipe|No route to host|Host key verification failed"
+    r"|Permission denied|Could not resolve hostname|Timeout, server")
+# The run on the host outlives its operator (see above): say what the next run will do about it.
+_MAY_GO_ON = "the run on the host may go on unattended; the next run waits for it"
+# Signals whose exit statuses are read as such; 255 stays ssh's own "connection failed".
+_KILLING = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGABRT, signal.SIGKILL,
+            signal.SIGSEGV, signal.SIGPIPE, signal.SIGTERM)
+
+
+def _ssh_complaint(text: str) -> str:
+    """ssh's last complaint about the connection in *text*, "" if it has none."""
+    return next((line.strip() for line in reversed(text.splitlines())
+                 if _SSH_TROUBLE.search(line.strip())), "")
+
+
+def _tail(text: str) -> str:
+    """The end of *text* worth quoting: its last lines, at most 500 characters."""
+    return text.strip()[-500:].strip()
+
+
+def _killed_by(status: object) -> str:
+    """The signal an exit status reports, "" if none: a shell says 128+n, Python's
+    sys.exit(returncode) of a killed child (salt-ssh's shim on the host) says 256-n."""
+    if not isinstance(status, int) or status == 255:
+        return ""
+    return next((sig.name for sig in _KILLING if status in (128 + sig, 256 - sig)), "")
+
+
+def lost_reason(host: str, run: SaltRun, stopped_after: float | None = None) -> str:
+    """Why *host* has no answer in *run*: salt-ssh stopped by our timeout (*stopped_after*
+    seconds) or killed by a signal, ssh's complaint, or salt-ssh's exit status and last words."""
+    if stopped_after is not None:
+        return (f"salt-ssh did not finish within {stopped_after:.0f}s and was stopped before "
+                f"{host} answered; {_MAY_GO_ON}")
+    if run.returncode < 0:
+        return (f"salt-ssh was killed by {signal.Signals(-run.returncode).name} before {host} "
+                f"answered; {_MAY_GO_ON}")
+    complaint = _ssh_complaint(run.stderr)
+    if complaint:
+        return f"SSH to {host} failed: {complaint}"
+    said = _tail(run.stderr)
+    return (f"salt-ssh exited with status {run.returncode} without an answer from {host}"
+            + (f": {said}" if said else " and without a word on stderr"))
+
+
+def failure_reason(host: str, answer: dict[str, Any]) -> str:
+    """Why the command on *host* failed on the way, from salt-ssh's transport error
+    ({"retcode", "stderr", "stdout"}): ssh's complaint, the remote run killed, or its exit status
+    and last words."""
+    status = answer.get("retcode")
+    stderr, stdout = str(answer.get("stderr") or ""), str(answer.get("stdout") or "")
+    complaint = _ssh_complaint(stderr)
+    if complaint:
+        return f"SSH to {host} failed (exit status {status}): {complaint}"
+    killer = _killed_by(status)
+    if killer:
+        return (f"the remote run was interrupted: Salt on {host} was killed by {killer} "
+                f"(exit status {status})")
+    said = _tail(stderr) or _tail(stdout)
+    return (f"the run on {host} failed with exit status {status}"
+            + (f": {said}" if said else " and without output"))
+
+
+def _state_answer(host: str, run: SaltRun, stopped_after: float | None) -> Any:
+    """*host*'s state return from *run*, or a one-line reason list when there is none."""
+    answer = run.returns.get(host)
+    if answer is None:
+        return [lost_reason(host, run, stopped_after)]
+    if isinstance(answer, dict) and "retcode" in answer and \
+            ("stderr" in answer or "stdout" in answer):
+        return [failure_reason(host, answer)]
+    return answer
+
+
 def apply_states(targets: list[str], *args: str, roster: Path, timeout: float | None = None,
-                 config_dir: Path | None = None, wipe: bool = False) -> StateRun:
-    """``state.apply *args`` on *targets* in one salt-ssh run; a host without an answer gets a
-    failed summary carrying salt-ssh's stderr (the reason it was lost)."""
+                 config_dir: Path | None = None, wipe: bool = False,
+                 wait_s: float = EARLIER_RUN_WAIT_S) -> StateRun:
+    """``state.apply *args`` on *targets* in one salt-ssh run, once no earlier run is going on
+    them (waiting up to *wait_s*, see wait_for_earlier_runs; the wait is not in the duration). A
+    host that is still busy, did not answer or whose run broke on the way gets a failed summary
+    naming the reason (lost_reason, failure_reason)."""
+    summaries = {host: summarize_states([reason]) for host, reason in
+                 wait_for_earlier_runs(targets, roster=roster, config_dir=config_dir,
+                                       wait_s=wait_s).items()}
+    ready = [host for host in targets if host not in summaries]
     started = time.monotonic()
-    run = salt_ssh(targets, "state.apply", *args, roster=roster, timeout=timeout,
-                   config_dir=config_dir, wipe=wipe)
+    run, stopped_after = SaltRun(0, {}, ""), None
+    if ready:
+        try:
+            run = salt_ssh(ready, "state.apply", *args, roster=roster, timeout=timeout,
+                           config_dir=config_dir, wipe=wipe)
+        except subprocess.TimeoutExpired as exc:
+            said = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) \
+                else exc.stderr or ""
+            run, stopped_after = SaltRun(-signal.SIGKILL, {}, said), exc.timeout
     duration = time.monotonic() - started
-    lost = [f"no return: {run.stderr[-500:]}"]
-    return StateRun({name: summarize_states(run.returns.get(name, lost)) for name in targets},
-                    duration, run)
-
-
-# --- evidence --------------------------------------------------------------------------------
-
-
-def utc_stamp(moment: datetime | None = None) -> str:
-    """The name of a run directory: its UTC start, to the second (sorts by time)."""
-    return (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-
-
-def run_dir(kind: str, out: Path | None = None, moment: datetime | None = None) -> Path:
-    """A new directory ``<out or ci-artifacts/<kind>>/<UTC stamp>`` (created) for one run's
-    evidence."""
-    path = (out or artifacts_dir() / kind) / utc_stamp(moment)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def write_json(path: Path, document: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    return path
-
-
-def publish(report: dict[str, Any], text: str, directory: Path, elapsed_s: float) -> Path:
-    """Write a report as ``report.json`` (its schema in docs/schemas/) and ``report.md`` into
-    *directory*; print the markdown and where the evidence is."""
-    write_json(directory / "report.json", report)
-    (directory / "report.md").write_text(text)
-    print(text.rstrip())
-    print(f"done in {elapsed_s:.0f}s; evidence: {directory}")
-    return directory
+    for host in ready:
+        summaries[host] = summarize_states(_state_answer(host, run, stopped_after))
+    return StateRun({host: summaries[host] for host in targets}, duration, run)

@@ -1,6 +1,6 @@
 """The Salt configuration this checkout's salt-ssh runs with, read without Salt: the master config
 (and ``master.d``), the pillar roots, and where the renderers find their keys. Relative paths are
-read from the checkout's root, where ``dsu`` runs salt-ssh (dsu/runs.py)."""
+read from the checkout's root, where ``dsu`` runs salt-ssh (dsu/saltssh.py)."""
 
 import os
 import tempfile
@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from dsu import yamlread
 from dsu.errors import DsuError, one_line
 from dsu.paths import REPO_ROOT
 from dsu.saltext import utils_module
@@ -52,7 +53,7 @@ def read_master(config_dir: Path) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for path in files:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yamlread.load_file(path) or {}
         except FileNotFoundError:
             if path.name == "master":
                 raise DsuError(f"no Salt master config at {path}", "pass --config-dir DIR holding "

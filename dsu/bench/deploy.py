@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from dsu.errors import DsuError
+from dsu.evidence import publish, run_dir
 from dsu.lab import hosts as lab
 from dsu.progress import Progress
-from dsu.runs import StateSummary, apply_states, publish, run_dir, salt_ssh
+from dsu.runs import StateSummary, apply_states
+from dsu.saltssh import salt_ssh
 
 HIGHSTATE_SCHEMA = "deploy-system-unified/bench-highstate/v1"
 FLEET_SCHEMA = "deploy-system-unified/bench-fleet/v1"

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from dsu.errors import DsuError
+from dsu.evidence import publish, run_dir
 from dsu.lab import hosts as lab
 from dsu.progress import Progress
-from dsu.runs import publish, run_dir, salt_ssh
+from dsu.saltssh import salt_ssh
 
 SCHEMA = "deploy-system-unified/bench-health/v1"
 WEB_PORT, SILENT_PORT = 8080, 8098

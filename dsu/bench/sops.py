@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from dsu.errors import DsuError
+from dsu.evidence import publish, run_dir
 from dsu.paths import REPO_ROOT
 from dsu.progress import Progress
-from dsu.runs import publish, run_dir, salt_bin
+from dsu.saltssh import salt_bin
 from dsu.secrets import sopsfile
 
 SOPS_SCHEMA = "deploy-system-unified/bench-sops/v1"

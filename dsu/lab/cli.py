@@ -2,12 +2,39 @@
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+from dsu.argtypes import integer
 from dsu.errors import DsuError
-from dsu.lab import hosts
+from dsu.lab import hosts, network
 from dsu.lab.image import RELEASES, ensure_image
 from dsu.progress import Progress
+
+
+def host_name(text: str) -> str:
+    """A lab host name, checked by the lab's own rule."""
+    try:
+        hosts.host_names(text, 1)
+    except DsuError as exc:
+        raise argparse.ArgumentTypeError(exc.one_line()) from None
+    return text
+
+
+def host_count(low: int = 1, besides: int = 0) -> Callable[[str], int]:
+    """--count of hosts a command boots, with *besides* more of its own: at least *low*, at most
+    what the lab subnet holds (read when the command line is, as DSU_LAB_SUBNET may set it)."""
+
+    def parse(text: str) -> int:
+        try:
+            room, net = hosts.capacity(), network.subnet()
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"DSU_LAB_SUBNET is not a subnet: {exc}") from None
+        why = f" (the lab subnet {net} holds {room} hosts" + (f", {besides} more for this run)"
+                                                              if besides else ")")
+        return integer(low, room - besides, why)(text)
+
+    return parse
 
 
 def _image(args: argparse.Namespace) -> int:
@@ -66,20 +93,20 @@ def _proxy(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     lab = commands.add_parser("lab", help="disposable Debian hosts (systemd-nspawn)")
-    sub = lab.add_subparsers(dest="lab_command", required=True)
+    sub = lab.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
 
     image = sub.add_parser("image", help="build (or reuse) the cached base image")
     image.add_argument("--release", choices=RELEASES, default="bookworm")
     image.set_defaults(func=_image)
 
     up = sub.add_parser("up", help="boot hosts; returns when SSH answers")
-    up.add_argument("name")
-    up.add_argument("--count", type=int, default=1)
+    up.add_argument("name", type=host_name)
+    up.add_argument("--count", type=host_count(), default=1)
     up.add_argument("--release", choices=RELEASES, default="bookworm")
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop hosts and remove all they used")
-    down.add_argument("names", nargs="*")
+    down.add_argument("names", nargs="*", type=host_name, metavar="NAME")
     down.add_argument("--all", action="store_true")
     down.set_defaults(func=_down)
 
@@ -87,12 +114,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     status.set_defaults(func=_status)
 
     ssh = sub.add_parser("ssh", help="open a shell (or run a command) on a host")
-    ssh.add_argument("name")
+    ssh.add_argument("name", type=host_name)
     ssh.add_argument("command", nargs=argparse.REMAINDER)
     ssh.set_defaults(func=_ssh)
 
     proxy = sub.add_parser("proxy", help="(internal) run the lab's package proxy")
     proxy.add_argument("--address", required=True)
-    proxy.add_argument("--port", type=int, required=True)
+    proxy.add_argument("--port", type=integer(1, 65535), required=True)
     proxy.add_argument("--cache", required=True)
     proxy.set_defaults(func=_proxy)

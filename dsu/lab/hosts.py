@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -28,6 +29,8 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 SSH_WAIT_SECONDS = 90
 STOP_WAIT_SECONDS = 20
 PR_SET_PDEATHSIG = 1
+# Host i gets address i of the lab subnet past its first ten (network.host_address).
+HOST_INDEXES = range(1, 240)
 
 
 @dataclass
@@ -74,8 +77,17 @@ def _register(host: LabHost) -> None:
 def registered() -> list[LabHost]:
     hosts = []
     for entry in sorted(_registry().glob("*.json")):
-        hosts.append(LabHost(**json.loads(entry.read_text())))
+        try:
+            hosts.append(LabHost(**json.loads(entry.read_text())))
+        except FileNotFoundError:
+            continue  # stopped meanwhile: readers do not take the lab lock
     return hosts
+
+
+def capacity() -> int:
+    """How many hosts the lab holds at once: host indexes whose address is inside the subnet,
+    below its broadcast address."""
+    return max(0, min(len(HOST_INDEXES), network.subnet().num_addresses - 12))
 
 
 def host_names(name: str, count: int) -> list[str]:
@@ -161,10 +173,11 @@ def _failed_unit(log: Path) -> str | None:
     return found.group(1) if found else None
 
 
-def _wait_for_ssh(host: LabHost, deadline: float) -> str | None:
-    """None once SSH answers; the name of a unit that failed at boot, if that comes first."""
+def _wait_for_ssh(host: LabHost, deadline: float, abort: threading.Event | None = None) -> str | None:
+    """None once SSH answers (or *abort* is set); the name of a unit that failed at boot, if that
+    comes first."""
     log = lab_dir() / "run" / host.name / "console.log"
-    while True:
+    while not (abort and abort.is_set()):
         if not host.alive():
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             raise DsuError(f"lab host {host.name} stopped while booting: {' '.join(tail)}",
@@ -179,6 +192,7 @@ def _wait_for_ssh(host: LabHost, deadline: float) -> str | None:
             raise DsuError(f"lab host {host.name} did not answer SSH within {SSH_WAIT_SECONDS}s",
                            f"see its console in {log}")
         time.sleep(0.3)
+    return None
 
 
 def _wait_all(hosts: list[LabHost]) -> dict[str, str]:
@@ -186,8 +200,15 @@ def _wait_all(hosts: list[LabHost]) -> dict[str, str]:
     if not hosts:
         return {}
     deadline = time.monotonic() + SSH_WAIT_SECONDS
+    abort = threading.Event()
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
-        units = list(pool.map(lambda h: _wait_for_ssh(h, deadline), hosts))
+        try:
+            units = list(pool.map(lambda h: _wait_for_ssh(h, deadline, abort), hosts))
+        except BaseException:
+            # Interrupted: leaving the pool waits for every waiter, which would otherwise poll
+            # until its host answers or SSH_WAIT_SECONDS pass before the hosts can be stopped.
+            abort.set()
+            raise
     return {h.name: u for h, u in zip(hosts, units, strict=True) if u}
 
 
@@ -199,37 +220,42 @@ def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress 
     system.require_root()
     system.require_tools()
     rootfs = ensure_image(release, progress)
-    with locked(lab_dir() / ".lock"):
-        state = lab_dir()
-        existing = {h.name: h for h in registered()}
-        for stale in [h for h in existing.values() if not h.alive()]:
-            _forget(stale)
-            del existing[stale.name]
-        network.ensure_bridge()
-        network.ensure_proxy(state)
-        used = {h.index for h in existing.values()}
-        host_key = (rootfs / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
-        host_key = " ".join(host_key)
-        hosts, booted = [], []
-        for host_name in names:
-            if host_name in existing:
-                if existing[host_name].release != release:
-                    raise DsuError(f"lab host {host_name} already runs {existing[host_name].release}",
-                                   f"dsu lab down {host_name} first")
-                progress.step("already running", host_name)
-                hosts.append(existing[host_name])
-                continue
-            index = min(set(range(1, 240)) - used)
-            used.add(index)
-            host = LabHost(host_name, release, index, network.host_address(index), 0, time.time(),
-                           host_key)
-            host.pid = _boot(host, rootfs, tie_to_parent)
-            _register(host)
-            progress.step(f"booting {release} at {host.address}", host_name)
-            hosts.append(host)
-            booted.append(host)
-        roster.write(state, registered(), ssh_key())
+    hosts: list[LabHost] = []
+    booted: list[LabHost] = []  # started by this call: stopped again if it fails or is interrupted
     try:
+        with locked(lab_dir() / ".lock"):
+            state = lab_dir()
+            existing = {h.name: h for h in registered()}
+            for stale in [h for h in existing.values() if not h.alive()]:
+                _forget(stale)
+                del existing[stale.name]
+            network.ensure_bridge()
+            network.ensure_proxy(state)
+            used = {h.index for h in existing.values()}
+            free = [i for i in HOST_INDEXES[:capacity()] if i not in used]
+            host_key = (rootfs / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
+            host_key = " ".join(host_key)
+            for host_name in names:
+                if host_name in existing:
+                    if existing[host_name].release != release:
+                        raise DsuError(f"lab host {host_name} already runs "
+                                       f"{existing[host_name].release}", f"dsu lab down {host_name} first")
+                    progress.step("already running", host_name)
+                    hosts.append(existing[host_name])
+                    continue
+                if not free:
+                    raise DsuError(f"the lab subnet {network.subnet()} holds {capacity()} hosts and "
+                                   "all are in use", "dsu lab status, then dsu lab down what you no "
+                                   "longer need")
+                index = free.pop(0)
+                host = LabHost(host_name, release, index, network.host_address(index), 0, time.time(),
+                               host_key)
+                host.pid = _boot(host, rootfs, tie_to_parent)
+                booted.append(host)  # before it is registered: an interruption in between stops it
+                _register(host)
+                progress.step(f"booting {release} at {host.address}", host_name)
+                hosts.append(host)
+            roster.write(state, registered(), ssh_key())
         failed = _wait_all(booted)
         if failed:
             # Containers started by one process share nspawn's payload cgroup tree here, and
@@ -249,6 +275,13 @@ def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress 
     except BaseException:
         for host in booted:
             _stop(host)
+        # A failed or interrupted first boot must not leave the bridge and the proxy behind;
+        # trouble with that is reported, not raised, so it never hides what led here.
+        try:
+            with locked(lab_dir() / ".lock"):
+                _tidy(bool(booted))
+        except DsuError as exc:
+            progress.step(f"tidying the lab: {exc.one_line()}")
         raise
     for host in booted:
         progress.step("SSH answers", host.name)
@@ -326,13 +359,19 @@ def down(names: list[str] | None = None, progress: Progress | None = None) -> li
             list(pool.map(_stop, hosts))
         for host in hosts:
             progress.step("stopped", host.name)
-        remaining = registered()
-        if not remaining:
-            network.stop_proxy(lab_dir())
-            network.remove_bridge()
-        if remaining or hosts:
-            roster.write(lab_dir(), remaining, ssh_key())
+        _tidy(bool(hosts))
     return [h.name for h in hosts]
+
+
+def _tidy(stopped: bool) -> None:
+    """After hosts were stopped (the caller holds the lab lock): the roster lists the hosts left,
+    and the last one out stops the proxy and removes the bridge."""
+    remaining = registered()
+    if not remaining:
+        network.stop_proxy(lab_dir())
+        network.remove_bridge()
+    if remaining or stopped:
+        roster.write(lab_dir(), remaining, ssh_key())
 
 
 def status() -> list[dict[str, str]]:

@@ -6,21 +6,43 @@ directories private. Every problem is reported (file, key path, reason; never a 
   rollback switches providers without another edit), exists, is well-formed and decrypts with the
   keys here: SOPS files exactly as the pillar renderer does, ``#!yaml|gpg`` files block by block
   with GnuPG in Salt's ``gpg_keydir``;
-- no plaintext-looking secret in pillar files that are not SOPS documents (dsu/secrets/plaintext.py);
+- no plaintext-looking secret in pillar files that are not SOPS documents (dsu/secrets/plaintext.py),
+  but for the key paths its allow list names;
 - Salt's ``gpg_keydir``, ``GNUPGHOME`` and ``sops_gnupghome`` are directories of mode 0700 owned
   by the invoking user, age key files are 0600 or stricter.
+
+Hostile input is bounded: every YAML file is read within dsu/yamlread.py's bounds (size, aliases,
+nesting), and the checks as a whole within TIME_LIMIT seconds, past which they are one problem
+naming the file they were at.
 """
 
 import os
 import stat
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from dsu import yamlread
 from dsu.errors import Problem, one_line
 from dsu.saltconfig import Setup, absolute
 from dsu.secrets import provider, sopsfile
 from dsu.secrets.pillartext import read_gpg
-from dsu.secrets.plaintext import scan_plaintext
+from dsu.secrets.plaintext import read_allow, scan_plaintext
+
+TIME_LIMIT = 60.0  # seconds for the local checks as a whole
+T = TypeVar("T")
+
+
+class Activity:
+    """What the local checks are at (a file, or a step), named if they run out of time. Written
+    by the checks' thread, read by the waiting one: a plain attribute, set whole."""
+
+    def __init__(self) -> None:
+        self.now = str(provider.PROVIDER_FILE)
+
+    def at(self, what: object) -> None:
+        self.now = str(what)
 
 
 def check_gpg_file(path: Path, gpg: Any | None, keydir: Path) -> list[Problem]:
@@ -28,9 +50,13 @@ def check_gpg_file(path: Path, gpg: Any | None, keydir: Path) -> list[Problem]:
     (without *gpg*, because gpg_keydir is missing, only the structure: that is reported apart)."""
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlread.read_text(path)
     except OSError as exc:
         return [Problem(where, f"cannot read: {exc.strerror}")]
+    except UnicodeDecodeError as exc:
+        return [Problem(where, f"cannot read: {one_line(str(exc))}")]
+    except yamlread.YamlRefused as exc:
+        return [Problem(where, str(exc))]
     return [Problem(where, error) for error in read_gpg(text, gpg, str(keydir)).errors]
 
 
@@ -39,17 +65,22 @@ def check_sops_file(path: Path, conf: Setup) -> list[Problem]:
     lib = sopsfile()
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlread.read_text(path)
         lib.decrypt_text(text, lib.format_of(path), where, str(conf.sops_gnupghome), conf.age_identities())
     except OSError as exc:
         return [Problem(where, f"cannot read: {exc.strerror}")]
+    except yamlread.YamlRefused as exc:
+        return [Problem(where, str(exc))]
     except lib.SopsError as exc:
         message = str(exc).removeprefix(where + ": ")  # the file is named once, in front
         return [Problem(where, one_line(message))]
+    except UnicodeDecodeError as exc:
+        return [Problem(where, f"cannot read: {one_line(str(exc))}")]
     if lib.format_of(path) == "yaml":
         import salt.utils.yaml  # noqa: PLC0415
 
-        # Salt's yaml step (YAML 1.1) hands the data to the sops renderer; sops wrote YAML 1.2
+        # Salt's yaml step (YAML 1.1) hands the data to the sops renderer; sops wrote YAML 1.2.
+        # Salt's loader has no bounds, but this text passed sopsfile's (the same parser events).
         if salt.utils.yaml.safe_load(text) != lib.parse(text, "yaml", where):
             return [Problem(where, "an unencrypted value reads differently in Salt's YAML 1.1 "
                                    "(yes/no/on/off, 0-prefixed numbers): the MAC check would fail "
@@ -57,8 +88,10 @@ def check_sops_file(path: Path, conf: Setup) -> list[Problem]:
     return []
 
 
-def check_secrets_files(conf: Setup) -> tuple[list[Problem], list[tuple[str, str]]]:
-    """Problems of every file provider.yaml lists, and the (kind, SLS name) of those checked."""
+def check_secrets_files(conf: Setup, on_file: Callable[[Path], None] = lambda path: None
+                        ) -> tuple[list[Problem], list[tuple[str, str]]]:
+    """Problems of every file provider.yaml lists, and the (kind, SLS name) of those checked;
+    *on_file* is told of each file before it is read."""
     config = provider.read(conf.pillar_roots)
     problems, files = list(config.problems), config.files()
     gpg = None
@@ -72,6 +105,7 @@ def check_secrets_files(conf: Setup) -> tuple[list[Problem], list[tuple[str, str
             problems.append(Problem(f"{kind} SLS {name}", "listed in provider.yaml but no such file "
                                     "in the pillar roots"))
         else:
+            on_file(path)
             problems += (check_gpg_file(path, gpg, conf.gpg_keydir) if kind == "gpg"
                          else check_sops_file(path, conf))
     return problems, files
@@ -119,9 +153,54 @@ def check_key_dirs(conf: Setup, gpg_files: bool) -> list[Problem]:
     return problems
 
 
-def local_problems(conf: Setup) -> tuple[list[Problem], str]:
-    """Every operator-side problem, and a short account of what was checked."""
-    files, listed = check_secrets_files(conf)
-    plain, scanned = scan_plaintext(conf.pillar_roots)
+def _all_local(conf: Setup, activity: Activity) -> tuple[list[Problem], str]:
+    files, listed = check_secrets_files(conf, activity.at)
+    allow, unallowed = read_allow(conf.pillar_roots)
+    plain, scanned = scan_plaintext(conf.pillar_roots, allow, activity.at)
+    activity.at("key directories")
     keys = check_key_dirs(conf, gpg_files=any(kind == "gpg" for kind, _ in listed))
-    return files + plain + keys, f"{len(listed)} secrets file(s), {scanned} pillar file(s), key directories"
+    return (files + unallowed + plain + keys,
+            f"{len(listed)} secrets file(s), {scanned} pillar file(s), key directories")
+
+
+def _within(seconds: float, work: Callable[[], T]) -> tuple[bool, T | None]:
+    """(True, work()) when it returns within *seconds*, else (False, None); what it raises is
+    raised here.
+
+    The work runs in a thread of its own and this one waits with a deadline, rather than under
+    SIGALRM: it works from any thread (the CLI's main thread, a test, a caller's own worker),
+    leaves the process's signal handlers alone (pytest's, Salt's), and its deadline holds while
+    the work is inside C code (libyaml, a pipe to GnuPG), where a signal handler would only run
+    once that returns. The price: a thread cannot be stopped, so an overrunning one is left
+    behind as a daemon until it ends or the process does; the checks only read, so it changes
+    nothing, and its late result is dropped."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="dsu-local-checks", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive() or not outcome:
+        return False, None
+    returned, value = outcome[0]
+    if not returned:
+        raise value
+    return True, value
+
+
+def local_problems(conf: Setup, time_limit: float | None = None) -> tuple[list[Problem], str]:
+    """Every operator-side problem, and a short account of what was checked; if that takes more
+    than *time_limit* seconds (default TIME_LIMIT), one problem naming what was being read."""
+    limit = TIME_LIMIT if time_limit is None else time_limit
+    activity = Activity()
+    finished, result = _within(limit, lambda: _all_local(conf, activity))
+    if finished and result is not None:
+        return result
+    return ([Problem(activity.now, f"local checks did not finish within {limit:g} s: stopped while this "
+                                   "was being read, nothing after it was checked")],
+            f"local checks stopped after {limit:g} s")

@@ -4,6 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dsu.argtypes import integer
+
 ROOT_HELP = ("checkout holding pillar/ and .sops.yaml (default: nearest with "
              "pillar/secrets/provider.yaml from here up)")
 
@@ -100,7 +102,8 @@ def _add_operations(sub: argparse._SubParsersAction) -> None:
             key.add_argument("--pgp", metavar="FINGERPRINT")
             key.add_argument("--age", metavar="RECIPIENT")
         if name == "add-recipient":
-            parser.add_argument("--group", type=int, help="key group (1-based) on files with several")
+            parser.add_argument("--group", type=integer(1),
+                                help="key group (1-based) on files with several")
         parser.add_argument("files", nargs="*", metavar="FILE")
         parser.add_argument("--all", action="store_true",
                             help="every SOPS file in the targets of pillar/secrets/provider.yaml")
@@ -110,6 +113,6 @@ def _add_operations(sub: argparse._SubParsersAction) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     secrets = commands.add_parser("secrets", help="SOPS files and GPG pillar values")
-    sub = secrets.add_subparsers(dest="secrets_command", required=True)
+    sub = secrets.add_subparsers(dest="secrets_command", metavar="COMMAND", required=True)
     _add_files(sub)
     _add_operations(sub)

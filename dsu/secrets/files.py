@@ -43,6 +43,8 @@ def encrypt_file(source: Path, output: Path | None, pgp: list[str], age: list[st
         data = lib.parse(source.read_text(encoding="utf-8"), lib.format_of(source), str(source))
     except OSError as exc:
         raise DsuError(f"{source}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise DsuError(f"{source} is not UTF-8 text: not a YAML or JSON document") from None
     except lib.SopsError as exc:
         raise DsuError(str(exc)) from None
     if lib.is_sops_document(data):
@@ -59,7 +61,10 @@ def encrypt_file(source: Path, output: Path | None, pgp: list[str], age: list[st
         text = lib.encrypt_data(data, fmt, **args)
     except lib.SopsError as exc:
         raise DsuError(f"{source}: {exc}") from None
-    replace_file(target, text, 0o600)
+    try:
+        replace_file(target, text, 0o600)
+    except OSError as exc:
+        raise DsuError(f"{target}: cannot write: {exc.strerror}") from None
     return target
 
 

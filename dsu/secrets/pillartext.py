@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from dsu import yamlread
 from dsu.errors import PGP_MESSAGE, one_line
 
 # What a Jinja expression reads as once stripped: a value nobody wrote literally.
@@ -53,12 +54,27 @@ def renderers(text: str) -> list[str]:
     return [part.strip().split(" ")[0] for part in first[2:].split("|") if part.strip()]
 
 
+def _replace_between(text: str, opener: str, closer: str, replacement: str) -> str:
+    """Each *opener*…*closer* span (the shortest, left to right) replaced; an opener without a
+    closer ends the search. What ``re.sub(opener.*?closer)`` does, in linear time: that regex
+    rescans to the end of the text from every unclosed opener, minutes on a hostile file."""
+    parts, at = [], 0
+    while (start := text.find(opener, at)) != -1:
+        end = text.find(closer, start + len(opener))
+        if end == -1:
+            break
+        parts += [text[at:start], replacement]
+        at = end + len(closer)
+    parts.append(text[at:])
+    return "".join(parts)
+
+
 def without_jinja(text: str) -> str:
     """*text* with Jinja comments and statements removed and expressions replaced by JINJA_MARK,
     so a templated SLS still reads as YAML (well enough to find literal values)."""
-    text = re.sub(r"\{#.*?#\}", "", text, flags=re.DOTALL)
-    text = re.sub(r"\{%.*?%\}", "", text, flags=re.DOTALL)
-    return re.sub(r"\{\{.*?\}\}", JINJA_MARK, text, flags=re.DOTALL)
+    text = _replace_between(text, "{#", "#}", "")
+    text = _replace_between(text, "{%", "%}", "")
+    return _replace_between(text, "{{", "}}", JINJA_MARK)
 
 
 @dataclass
@@ -78,7 +94,9 @@ def read_gpg(text: str, gpg: Any | None, keydir: str) -> GpgReading:
         return GpgReading(errors=["listed as a GPG file but its first line is not #!yaml|gpg: "
                                   "Salt would not decrypt it"])
     try:
-        data = yaml.safe_load(without_jinja(text))
+        data = yamlread.load(without_jinja(text))
+    except yamlread.YamlRefused as exc:
+        return GpgReading(errors=[str(exc)])
     except yaml.YAMLError as exc:
         return GpgReading(errors=[f"not valid YAML: {one_line(str(exc))}"])
     if not isinstance(data, dict):

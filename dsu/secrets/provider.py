@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from dsu import yamlread
 from dsu.errors import DsuError, Problem, one_line
 from dsu.paths import replace_file
 
@@ -75,7 +76,7 @@ def read(roots: list[Path]) -> ProviderConfig:
         return ProviderConfig(missing, problems=[Problem(str(missing), "missing: pillar/top.sls imports it")])
     where = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlread.load_file(path)
     except (OSError, yaml.YAMLError) as exc:
         return ProviderConfig(path, problems=[Problem(where, f"cannot read: {one_line(str(exc))}")])
     if not isinstance(data, dict):
@@ -137,7 +138,7 @@ def set_provider(path: Path, provider: str, where: str | None = None) -> str:
     if previous == provider:
         return previous
     changed = f"{text[:match.start()]}provider: {provider}{match['rest']}{text[match.end():]}"
-    if (yaml.safe_load(changed) or {}).get("provider") != provider:
+    if (yamlread.load(changed) or {}).get("provider") != provider:
         raise DsuError(f"{where}: the edited file would not say provider: {provider}")
     replace_file(path, changed, path.stat().st_mode & 0o7777)
     return previous

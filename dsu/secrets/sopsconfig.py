@@ -6,7 +6,8 @@ from typing import Any
 
 import yaml
 
-from dsu.errors import DsuError
+from dsu.errors import DsuError, one_line
+from dsu.yamlread import load_file
 
 CONFIG_NAME = ".sops.yaml"
 RULE_SELECTORS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
@@ -33,9 +34,10 @@ def creation_rule(target: Path, config: Path) -> dict[str, Any]:
     """The first creation rule of *config* whose path_regex matches *target* (relative to the
     config's directory), as keyword arguments for `sopsfile.encrypt_data`."""
     try:
-        rules = (yaml.safe_load(config.read_text()) or {}).get("creation_rules") or []
-    except (OSError, yaml.YAMLError) as exc:
-        raise DsuError(f"{config}: cannot read: {exc}") from None
+        data = load_file(config) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DsuError(f"{config}: cannot read: {one_line(exc)}") from None
+    rules = (data.get("creation_rules") if isinstance(data, dict) else None) or []
     try:
         relative = str(target.resolve().relative_to(config.parent.resolve()))
     except ValueError:

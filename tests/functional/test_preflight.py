@@ -2,7 +2,14 @@
 gets every problem reported in one run, a clean one none, no secret value is ever printed; the
 preflight SLS renders and its module reads a compiled pillar through Salt's loader; `dsu preflight`
 prints one line per problem and exits 1 (salt-ssh replaced by its recorded kind of answer here; the
-real run on a lab host is tests/integration/test_preflight.py). Read-only: nothing is applied."""
+real run on a lab host is tests/integration/test_preflight.py). Read-only: nothing is applied.
+
+A hostile tree (secrets only their values give away, alias bombs) gets every finding named by file
+and key path, the bombs refused within a couple of seconds; local checks past their time limit are
+one problem naming the file they were at."""
+
+import threading
+import time
 
 import pytest
 import salt.utils.yaml
@@ -10,11 +17,12 @@ import salt.utils.yaml
 from dsu import preflight, saltconfig
 from dsu.cli import main
 from dsu.secrets import checks, plaintext
-from tests.support.preflighttree import CANARIES, PLAINTEXT, sops_text, write_tree
+from tests.support.preflighttree import CANARIES, PLAINTEXT, VALUE_CANARIES, sops_text, write_tree
 from tests.support.sopskeys import key_env, write_age_keys
 
 HOST = "web1"
-SECRETS = [*CANARIES.values(), PLAINTEXT]
+# every planted value, and the one word all of them carry: no part of one is ever printed
+SECRETS = [*CANARIES.values(), PLAINTEXT, *VALUE_CANARIES.values(), "canary"]
 
 
 @pytest.fixture
@@ -40,7 +48,7 @@ def test_a_clean_tree_has_no_local_problem(tmp_path, gnupg_home, env):
     tree = write_tree(tmp_path, gnupg_home, HOST)
     problems, account = checks.local_problems(saltconfig.setup(tree.config, tree.pillar))
     assert problems == []
-    assert account.startswith("2 secrets file(s), 6 pillar file(s)")
+    assert account.startswith("2 secrets file(s), 7 pillar file(s)")  # with secrets/plaintext-allow.yaml
 
 
 def test_every_problem_of_a_broken_tree_in_one_run(tmp_path, gnupg_home, env):
@@ -96,18 +104,24 @@ def _answer(problems):
     return {"preflight_|-preflight-pillar_|-pillar preflight_|-passed": state}
 
 
+def _no_earlier_runs(monkeypatch):
+    """No probe of the (fake) target for a state run still going there: nothing is."""
+    monkeypatch.setattr(preflight, "wait_for_earlier_runs", lambda *a, **k: {}, raising=False)
+
+
 def test_cli_prints_every_problem_and_exits_1(tmp_path, gnupg_home, env, monkeypatch, capsys):
     tree = write_tree(tmp_path, gnupg_home, HOST, broken=True)
     roster = tmp_path / "roster"
     roster.write_text(f"{HOST}:\n  host: 192.0.2.10\n")
     calls = []
 
-    def fake_salt_ssh(targets, fun, *args, roster, timeout=None, config_dir=None):
+    def fake_salt_ssh(targets, fun, *args, roster, timeout=None, config_dir=None, **options):
         master = salt.utils.yaml.safe_load((config_dir / "master").read_text())
         calls.append((targets, fun, args, master["pillar_roots"], master["gpg_keydir"]))
         return preflight.SaltRun(1, {HOST: _answer(tree.target)}, "")
 
     monkeypatch.setattr(preflight, "salt_ssh", fake_salt_ssh)
+    _no_earlier_runs(monkeypatch)
     code = main(["preflight", HOST, "--roster-file", str(roster), "--config-dir", str(tree.config),
                  "--pillar-root", str(tree.pillar)])
     out, err = capsys.readouterr()
@@ -128,8 +142,79 @@ def test_cli_passes_a_clean_tree(tmp_path, gnupg_home, env, monkeypatch, capsys)
     roster = tmp_path / "roster"
     roster.write_text(f"{HOST}:\n  host: 192.0.2.10\n")
     monkeypatch.setattr(preflight, "salt_ssh", lambda *a, **k: preflight.SaltRun(0, {HOST: _answer([])}, ""))
+    _no_earlier_runs(monkeypatch)
     code = main(["preflight", HOST, "--roster-file", str(roster), "--config-dir", str(tree.config),
                  "--pillar-root", str(tree.pillar)])
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.startswith(f"preflight {HOST}: passed (2 secrets file(s)")
+
+
+def _expected(lines, expected):
+    for where, what in expected:
+        assert [line for line in lines if line.split(": ", 1)[0].endswith(where) and what in line], \
+            (where, what, lines)
+    assert len(lines) == len(expected), lines
+
+
+def test_secrets_by_value_and_alias_bombs_of_a_hostile_tree_in_one_quick_run(tmp_path, gnupg_home, env):
+    tree = write_tree(tmp_path, gnupg_home, HOST, hostile=True)
+    started = time.monotonic()
+    problems, account = checks.local_problems(saltconfig.setup(tree.config, tree.pillar))
+    assert time.monotonic() - started < 5
+    lines = _lines(problems)
+    _expected(lines, tree.local)  # the allowed app:public_key and certs:web:chain are not among them
+    assert account.startswith("4 secrets file(s), 8 pillar file(s)")  # the three bombs not scanned
+
+
+def test_cli_names_file_and_key_path_of_each_value_secret_and_refuses_the_bombs(
+        tmp_path, gnupg_home, env, monkeypatch, capsys):
+    tree = write_tree(tmp_path, gnupg_home, HOST, hostile=True)
+    roster = tmp_path / "roster"
+    roster.write_text(f"{HOST}:\n  host: 192.0.2.10\n")
+    monkeypatch.setattr(preflight, "salt_ssh", lambda *a, **k: preflight.SaltRun(0, {HOST: _answer([])}, ""))
+    _no_earlier_runs(monkeypatch)
+    started = time.monotonic()
+    code = main(["preflight", HOST, "--roster-file", str(roster), "--config-dir", str(tree.config),
+                 "--pillar-root", str(tree.pillar)])
+    assert time.monotonic() - started < 5
+    out, err = capsys.readouterr()
+    assert code == 1
+    lines = out.splitlines()
+    _expected(lines[:-1], tree.local)
+    assert f"{tree.pillar}/services.sls: root_pw: high-entropy string (" in out
+    assert lines[-1].startswith(f"preflight {HOST}: {len(tree.local)} problem(s)")
+    assert not any(secret in out + err for secret in SECRETS)
+
+
+@pytest.mark.parametrize("caller_thread", ["main", "worker"])
+def test_local_checks_past_their_time_limit_are_one_problem_naming_the_file(
+        tmp_path, gnupg_home, env, monkeypatch, caller_thread):
+    tree = write_tree(tmp_path, gnupg_home, HOST)
+    conf = saltconfig.setup(tree.config, tree.pillar)
+    stuck, release = tree.pillar / "defaults.sls", threading.Event()
+    scan = plaintext.findings_in
+
+    def slow_on_defaults(text):
+        if text == stuck.read_text():
+            release.wait(30)  # as a file that takes forever would
+        return scan(text)
+
+    monkeypatch.setattr(plaintext, "findings_in", slow_on_defaults)
+    result = []
+    started = time.monotonic()
+    try:
+        if caller_thread == "main":
+            result.append(checks.local_problems(conf, time_limit=2))
+        else:  # a caller's own worker thread: no signal is involved, so it works there too
+            caller = threading.Thread(target=lambda: result.append(checks.local_problems(conf, time_limit=2)))
+            caller.start()
+            caller.join(10)
+    finally:
+        release.set()
+    [(problems, account)] = result
+    assert 2 <= time.monotonic() - started < 4
+    assert [p.line() for p in problems] == [
+        f"{stuck}: local checks did not finish within 2 s: stopped while this was being read, nothing "
+        "after it was checked"]
+    assert account == "local checks stopped after 2 s"

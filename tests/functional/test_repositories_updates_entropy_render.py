@@ -1,5 +1,9 @@
 """core.repositories, core.updates and core.entropy render from their defaults and from pillar."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from tests.support.states import state_arg
@@ -29,6 +33,83 @@ def test_repositories_without_components_fail_visibly(render_sls):
     states = render_sls("core.repositories", "core:\n  repositories:\n    components: []\n")
     assert "core-repositories-sources-undetermined" in states
     assert "core-repositories-debian-sources" not in states
+
+
+REPAIR = "core-repositories-interrupted-dpkg-repaired"
+
+
+def test_repositories_dpkg_repair_comes_first_and_answers_apt(render_sls):
+    states = render_sls("core.repositories")
+    repair = states[REPAIR]
+    assert state_arg(repair, "cmd", "name") == (
+        "dpkg --force-confold --force-confdef --configure -a; apt-get --yes "
+        "-o DPkg::Options::=--force-confold -o DPkg::Options::=--force-confdef --fix-broken install")
+    assert state_arg(repair, "cmd", "env")["DEBIAN_FRONTEND"] == "noninteractive"
+    assert state_arg(repair, "cmd", "order") == 1
+    # Nothing in the role touches apt before it; the package transaction every role's
+    # pkg.installed joins inherits the pkg state's requisites.
+    for state_id, module in (("core-repositories-package-cache-refreshed", "module"),
+                             ("core-repositories-package-cache-built", "module"),
+                             ("core-repositories-packages-installed", "pkg")):
+        assert {"cmd": REPAIR} in state_arg(states[state_id], module, "require"), state_id
+
+
+def test_repositories_dpkg_repair_also_with_sources_undetermined(render_sls):
+    states = render_sls("core.repositories", "core:\n  repositories:\n    components: []\n")
+    assert REPAIR in states and "core-repositories-sources-undetermined" in states
+
+
+@pytest.fixture
+def dpkg_sandbox(render_sls, tmp_path):
+    """The repair's onlyif as rendered for a dpkg directory in *tmp_path*, run there by sh with a
+    stand-in dpkg whose --audit prints $AUDIT: (dir, run(audit="") -> True when the repair would
+    run). Only lslocks is the machine's own (it reads /proc/locks)."""
+    dpkg_dir = tmp_path / "dpkg"
+    (dpkg_dir / "updates").mkdir(parents=True)
+    fake = tmp_path / "bin" / "dpkg"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nprintf %s "$AUDIT"\n')
+    fake.chmod(0o755)
+    states = render_sls("core.repositories", f"core:\n  repositories:\n    dpkg_dir: {dpkg_dir}\n")
+    onlyif = state_arg(states[REPAIR], "cmd", "onlyif")
+
+    def run(audit=""):
+        env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "AUDIT": audit}
+        return subprocess.run(["sh", "-c", onlyif], env=env, capture_output=True).returncode == 0
+
+    return dpkg_dir, run
+
+
+def test_dpkg_repair_runs_only_when_dpkg_says_interrupted(dpkg_sandbox):
+    dpkg_dir, would_repair = dpkg_sandbox
+    assert not would_repair()
+    # dpkg writes a journal entry as tmp.i first, then renames it to digits: only those count.
+    (dpkg_dir / "updates" / "tmp.i").write_text("")
+    assert not would_repair()
+    (dpkg_dir / "updates" / "0003").write_text("Package: vim\nStatus: install ok half-configured\n")
+    assert would_repair()
+    (dpkg_dir / "updates" / "0003").unlink()
+    assert would_repair(audit="The following packages are only half configured, ...")
+
+
+@pytest.mark.parametrize("lock", ["lock-frontend", "lock"])
+def test_dpkg_repair_waits_while_someone_holds_dpkgs_lock(dpkg_sandbox, lock):
+    dpkg_dir, would_repair = dpkg_sandbox
+    (dpkg_dir / "updates" / "0000").write_text("")
+    path = dpkg_dir / lock
+    path.write_text("")
+    # A dpkg at work keeps a journal too: while a process holds the lock as dpkg does (fcntl),
+    # the journal is no sign of an interruption.
+    holder = subprocess.Popen([sys.executable, "-c", f"import fcntl, time; f = open({str(path)!r}, 'w'); "
+                               f"fcntl.lockf(f, fcntl.LOCK_EX); print(flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        holder.stdout.readline()
+        assert not would_repair()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert would_repair()
 
 
 def test_updates_pillar_renders_reboot_policy_and_origins(render_sls):

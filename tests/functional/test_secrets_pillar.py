@@ -4,14 +4,17 @@ the end of the pipeline) with files written by the real sops, and failures that 
 instead of leaving it partial. Nothing is applied."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 import salt.pillar
+import salt.utils.yaml
 
-from dsu.secrets import sopsfile
+from dsu import saltconfig
+from dsu.secrets import checks, sopsfile
 from dsu.secrets.files import gpg_encrypt_value
 from tests.conftest import REPO
-from tests.support.sopskeys import TEST_KEY_FP, run_sops
+from tests.support.sopskeys import TEST_KEY_FP, gnupg_home_at, run_sops
 
 GPG_VALUE = "gpg-secret-value"
 SOPS_VALUE = "sops-secret-value"
@@ -116,3 +119,50 @@ def test_undecryptable_gpg_pillar_fails_the_pillar(tree, gnupg_home, empty_gnupg
     _provider(tree, "gpg")
     minion_opts["gpg_keydir"] = str(empty_gnupg_home.path)
     assert "secrets.gpg.common" in _errors(minion_opts, caplog)
+
+
+def _layout(tmp_path, monkeypatch, minion_opts, empty_gnupg_home, where):
+    """A Salt config dir whose master sets no gpg_keydir, and the test key in <config>/gpgkeys.
+    *where* then moves the SOPS renderer's home elsewhere: sops_gnupghome or GNUPGHOME pointing
+    at a home without keys, or nothing ("config"), leaving both renderers on <config>/gpgkeys."""
+    config = tmp_path / "config"
+    master = {"pillar_roots": minion_opts["pillar_roots"], "renderer": "jinja|yaml|sops"}
+    monkeypatch.delenv("GNUPGHOME", raising=False)
+    if where == "sops_gnupghome":
+        master["sops_gnupghome"] = str(empty_gnupg_home.path)
+    elif where == "GNUPGHOME":
+        monkeypatch.setenv("GNUPGHOME", str(empty_gnupg_home.path))
+    config.mkdir()
+    (config / "master").write_text(salt.utils.yaml.safe_dump(master))
+    del minion_opts["gpg_keydir"]  # Salt's gpg renderer: then <config_dir>/gpgkeys
+    minion_opts.update(config_dir=str(config), sops_gnupghome=master.get("sops_gnupghome"))
+    return config
+
+
+@pytest.mark.parametrize("where", ["config", "sops_gnupghome", "GNUPGHOME"])
+def test_keys_in_the_config_dir_serve_both_renderers_and_preflight_agrees(
+        tree, gnupg_home, empty_gnupg_home, minion_opts, monkeypatch, tmp_path, caplog, where):
+    """Salt's gpg renderer finds its keys in <config_dir>/gpgkeys when gpg_keydir is not set; the
+    SOPS renderer must find them there too (it found none: "no key here can decrypt the data
+    key"). Wherever the keys are, preflight's local checks say what the pillar compile says."""
+    _gpg_file(tree, gnupg_home, {"db_password": GPG_VALUE})
+    _sops_file_by_real_sops(tree, gnupg_home, {"api_token": SOPS_VALUE})
+    _provider(tree, "dual")
+    config = _layout(tmp_path, monkeypatch, minion_opts, empty_gnupg_home, where)
+    with gnupg_home_at(config / "gpgkeys"):
+        local, _ = checks.check_secrets_files(saltconfig.setup(config))
+        if where == "config":
+            assert local == []
+            pillar = _compile(minion_opts)
+            assert "_errors" not in pillar, pillar.get("_errors")
+            assert pillar["secrets"]["values"] == {"db_password": GPG_VALUE, "api_token": SOPS_VALUE}
+        else:
+            assert [(Path(p.where).parent.name, Path(p.where).name) for p in local] == [
+                ("sops", "common.sls")]
+            assert local[0].what.startswith(f"no key here can decrypt the data key (pgp {TEST_KEY_FP}")
+            caplog.clear()
+            errors = _compile(minion_opts).get("_errors")
+            # the GPG file still decrypts: only the SOPS file stops the pillar, as preflight said
+            assert errors == ["Rendering SLS 'secrets.sops.common' failed. Please see master log "
+                              "for details."]
+            assert "no key here can decrypt the data key" in caplog.text

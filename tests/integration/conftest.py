@@ -19,7 +19,8 @@ import pytest
 from dsu.errors import DsuError
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.runs import StateSummary, salt_ssh, summarize_states
+from dsu.runs import StateSummary, summarize_states
+from dsu.saltssh import salt_ssh
 
 
 def _require_lab():

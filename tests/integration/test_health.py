@@ -11,7 +11,8 @@ import pytest
 
 from dsu.bench.health import SERVERS
 from dsu.lab import hosts as lab
-from dsu.runs import salt_ssh, summarize_states
+from dsu.runs import summarize_states
+from dsu.saltssh import salt_ssh
 from tests.conftest import REPO
 from tests.integration.conftest import boot_host, converge, on_host
 

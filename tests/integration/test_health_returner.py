@@ -7,7 +7,7 @@ import os
 import jsonschema
 import yaml
 
-from dsu.runs import salt_ssh
+from dsu.saltssh import salt_ssh
 
 
 def test_salt_ssh_health_check_writes_operator_artifacts(lab_hosts, roster, repo, schema,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 
-from dsu.runs import salt_bin
+from dsu.saltssh import salt_bin
 
 
 def _salt_ssh(roster, fun, *args):

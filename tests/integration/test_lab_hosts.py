@@ -23,7 +23,7 @@ def test_each_host_has_its_own_network_namespace(lab_hosts):
 
 @pytest.mark.parametrize("fun", ["test.ping", "hostfacts.summary"])
 def test_salt_ssh_reaches_hosts_with_custom_modules(lab_hosts, roster, fun):
-    from dsu.runs import salt_ssh
+    from dsu.saltssh import salt_ssh
 
     run = salt_ssh([h.name for h in lab_hosts], fun, roster=roster)
     assert run.returncode == 0, run.stderr

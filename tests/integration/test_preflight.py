@@ -11,8 +11,12 @@ temporary pillar trees (--pillar-root) and a Salt config whose gpg_keydir holds 
 - and the host is unchanged by all of it: nothing under /etc, /var, /srv, /usr, /opt, /root, /home
   or /boot is newer than a stamp taken before, the package list and the mount table are the same.
   Two things are expected to change and are left out: salt-ssh's own thin directory
-  (/var/tmp/.root_<hash>_salt, which every salt-ssh call updates) and the systemd journal (every
-  SSH login is logged).
+  (/var/tmp/.root_<hash>_salt, which every salt-ssh call updates, and preflight's run removes,
+  and so /var/tmp itself) and the systemd journal (every SSH login is logged);
+- each preflight, passed or refused, leaves no secret behind: none of the pillar's canaries in any
+  file written on the host (salt-ssh's state bundle carries the whole compiled pillar there) nor
+  in salt-ssh's temp directory or caches here, and no gpg-agent it started (in the key directory
+  its checks and salt-ssh's pillar compile decrypt with) is left running.
 """
 
 import os
@@ -24,17 +28,18 @@ import pytest
 
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.runs import salt_ssh
+from dsu.saltssh import salt_ssh
 from tests.conftest import REPO
 from tests.integration.conftest import boot_host, on_host
+from tests.support.leaks import host_leaks, operator_leaks, stamp
 from tests.support.preflighttree import CANARIES, PLAINTEXT, write_tree
-from tests.support.sopskeys import gnupg_home_at, key_env
+from tests.support.sopskeys import gnupg_home_at, key_env, stop_gpg_agent
 
 STAMP = "/run/dsu-preflight-stamp"
 SNAPSHOT = (f"find /etc /var /srv /usr /opt /root /home /boot -xdev "
             f"\\( -newer {STAMP} -o -cnewer {STAMP} \\) -print 2>/dev/null | sort; "
             "echo '--- packages'; dpkg -l | sha256sum; echo '--- mounts'; findmnt -rn -o TARGET | sort")
-EXPECTED_CHANGES = re.compile(r"^(/var/tmp/\.root_[0-9a-f]+_salt(/.*)?|/var/log/journal/.*)$")
+EXPECTED_CHANGES = re.compile(r"^(/var/tmp|/var/tmp/\.root_[0-9a-f]+_salt(/.*)?|/var/log/journal/.*)$")
 SECRETS = [*CANARIES.values(), PLAINTEXT]
 
 
@@ -75,18 +80,34 @@ def _assert_unchanged(host, before):
     assert rest == before[1], "the package list or the mount table changed"
 
 
+def _agents(home):
+    """The gpg-agents serving *home* (GnuPG starts them with --homedir, whoever asks)."""
+    return subprocess.run(["pgrep", "-f", f"gpg-agent --homedir {home}( |$)"], capture_output=True,
+                          text=True).stdout.split()
+
+
 def _dsu_preflight(host, tree, tmp_path):
     env = dict(os.environ)
-    for name, value in {**key_env(tree.keys), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}.items():
+    temp = tmp_path / "tmp"  # salt-ssh's temp files on this side: the state bundles before sending
+    temp.mkdir()
+    for name, value in {**key_env(tree.keys), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+                        "TMPDIR": str(temp)}.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = value
     argv = [sys.executable, "-m", "dsu", "preflight", host.name, "--config-dir", str(tree.config),
             "--pillar-root", str(tree.pillar)]
+    stop_gpg_agent(tree.keys.path)  # started by the key import: let preflight start its own
+    agents = _agents(tree.keys.path)
+    since = stamp(host)
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     for secret in SECRETS:
         assert secret not in proc.stdout + proc.stderr, "a secret value was printed"
+    assert _agents(tree.keys.path) == agents, "preflight left the gpg-agent it started running"
+    leaks = [f"lab host: {p}" for p in host_leaks(host, SECRETS, since)]
+    leaks += [f"operator side: {p}" for p in operator_leaks(SECRETS, temp, REPO / ".salt-root")]
+    assert leaks == [], f"preflight left a secret behind: {leaks}"
     return proc
 
 

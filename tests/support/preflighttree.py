@@ -2,7 +2,8 @@
 secrets/provider.sls, SOPS files from _utils/sopsfile (dsu secrets encrypt's code), `#!yaml|gpg`
 files with values from dsu secrets gpg-encrypt's code, and a Salt config dir (the repo's master
 with gpg_keydir pointing at the test keys). With broken=True, every kind of problem preflight
-must report, all at once.
+must report, all at once; with hostile=True, secrets only their values give away (under keys not
+named like secrets), two of them allowed, and alias bombs in a plain, a SOPS and a GPG file.
 
 The secret values are canaries: a test can assert that none of them is ever printed.
 """
@@ -21,6 +22,14 @@ from tests.support.sopskeys import GnupgHome, gnupg_home_at, make_age_identity, 
 REPO = Path(__file__).resolve().parents[2]
 CANARIES = {"db_password": "canary-db-5e1f0c7a", "api_token": "canary-api-93b2d4e6"}
 PLAINTEXT = "hunter2-canary-plain"  # the plaintext secret planted in plain pillar
+# the secrets of the hostile tree, each found (or allowed) by its value alone
+VALUE_CANARIES = {
+    "pem": "-----BEGIN RSA PRIVATE KEY-----\nMIIEcanaryPemBody7f3a9c2e\n-----END RSA PRIVATE KEY-----\n",
+    "token": "Xk9Qz2Lw7Rt4Vb8Nm3Pc6Hd1Jf5Gs0canaryRootPw",
+    "url": "https://backup:canary-url-pass@backup.example.com/",
+    "allowed": "Pq7Zt3Wx9Lm2Kc8Vn4Rb6Hs1Jd5Gf0canaryAllowed",
+    "chain": "Mw4Tz8Qx2Lp6Kd9Vr3Nc7Hb1Js5Gf0canaryChain",
+}
 OTHER = "elsewhere-*"  # a target no test host matches: its files are only checked locally
 
 
@@ -59,8 +68,17 @@ def tamper(text: str) -> str:
     return text[:at] + ("B" if text[at] == "A" else "A") + text[at + 1:]
 
 
+def alias_bomb(levels: int = 10, width: int = 10) -> str:
+    """A "billion laughs" of well under 1 KB: each level a list of *width* aliases of the level
+    before, width**levels leaves for a reader walking the data."""
+    lines = ["lol0: &lol0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, levels):
+        lines.append(f"lol{level}: &lol{level} [{', '.join([f'*lol{level - 1}'] * width)}]")
+    return "\n".join(lines) + "\n"
+
+
 def write_tree(base: Path, keys: GnupgHome, host: str, broken: bool = False,
-               host_gets_tampered: bool = False) -> Tree:
+               host_gets_tampered: bool = False, hostile: bool = False) -> Tree:
     """A pillar tree under *base* for *host* (a minion id). The host gets a good SOPS file (the
     database password) and a good GPG file (the API token), or with *host_gets_tampered* a
     tampered SOPS file, so its pillar cannot compile."""
@@ -85,6 +103,8 @@ def write_tree(base: Path, keys: GnupgHome, host: str, broken: bool = False,
         tree.target.append("pillar does not compile")
     if broken:
         _break(tree, targets, required, defaults)
+    if hostile:
+        _plant_by_value(tree, targets)
     _write(pillar / "secrets/provider.yaml", yaml.safe_dump(
         {"provider": "dual", "targets": targets, "required": required}))
     _write(pillar / "defaults.sls", yaml.safe_dump(defaults))
@@ -126,4 +146,34 @@ def _break(tree: Tree, targets: dict, required: list, defaults: dict) -> None:
         "secrets:values:missing_secret is missing (listed in secrets:required)",
         "secrets:values:absent_value is missing (core.secrets writes it to absent)",
         "deploy:profile is 'bogus'",
+    ]
+
+
+def _plant_by_value(tree: Tree, targets: dict) -> None:
+    pillar = tree.pillar
+    _write(pillar / "services.sls", yaml.safe_dump({
+        "web": {"tls": {"bundle": VALUE_CANARIES["pem"]}},
+        "root_pw": VALUE_CANARIES["token"],
+        "backup": {"target": VALUE_CANARIES["url"]},
+        "app": {"public_key": VALUE_CANARIES["allowed"]},
+        "certs": {"web": {"chain": VALUE_CANARIES["chain"]}},
+    }))
+    _write(pillar / "secrets/plaintext-allow.yaml", yaml.safe_dump({"allow": [
+        "app:public_key", {"key": "certs:*:chain", "why": "public CA chains"}]}))
+    _write(pillar / "bomb.sls", alias_bomb())
+    _write(pillar / "secrets/sops/bomb.sls", alias_bomb())
+    _write(pillar / "secrets/gpg/bomb.sls", "#!yaml|gpg\n" + alias_bomb())
+    targets["bombs-*"] = {"sops": ["secrets.sops.bomb"], "gpg": ["secrets.gpg.bomb"]}  # checked here only
+    # each bomb: once by the plaintext scan, and once by the secrets file check of a listed one
+    not_scanned = "not scanned: YAML aliases standing for over the limit"
+    refused = "as an alias bomb would be"
+    tree.local += [
+        ("pillar/services.sls", "web:tls:bundle: looks like a PEM private key"),
+        ("pillar/services.sls", "root_pw: high-entropy string ("),
+        ("pillar/services.sls", "backup:target: looks like a URL with a password in it"),
+        ("pillar/bomb.sls", not_scanned),
+        ("secrets/sops/bomb.sls", not_scanned),
+        ("secrets/sops/bomb.sls", refused),
+        ("secrets/gpg/bomb.sls", not_scanned),
+        ("secrets/gpg/bomb.sls", refused),
     ]

@@ -5,7 +5,7 @@ import pytest
 
 from dsu import preflight
 from dsu.errors import DsuError
-from dsu.runs import SaltRun
+from dsu.saltssh import SaltRun
 
 # --- salt-ssh's answer ---------------------------------------------------------------------------
 

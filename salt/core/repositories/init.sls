@@ -6,6 +6,36 @@
 {%- set archive = current.archive_uri %}
 {%- set security = repositories.security_mirror or current.security_uri %}
 {%- set components = repositories.components | join(" ") %}
+{%- set dpkg = repositories.dpkg_dir %}
+
+{#- Before anything else of the run: finish a dpkg transaction that died half-way (a dropped
+    session, the OOM killer). Until then apt refuses every package operation ("dpkg was
+    interrupted, you must manually run 'dpkg --configure -a'"), so no later run could converge
+    without a person. `dpkg --configure -a` replays dpkg's journal and configures what was
+    unpacked; apt's fix-broken install then reinstalls what died while being unpacked and
+    configures what dpkg could not yet (a dependency still half-installed), so it runs whatever
+    dpkg's exit status, and its own is the state's. Only when dpkg is interrupted, as dpkg and
+    apt tell it: entries in its journal (files named by digits only in updates/) or packages
+    `dpkg --audit` lists as left half-way, and nobody holds dpkg's locks: a dpkg at work keeps a
+    journal too. #}
+core-repositories-interrupted-dpkg-repaired:
+  cmd.run:
+    - name: >-
+        dpkg {{ repositories.dpkg_options | join(" ") }} --configure -a;
+        apt-get --yes
+        {%- for option in repositories.dpkg_options %} -o DPkg::Options::={{ option }}{% endfor %}
+        --fix-broken install
+    - env:
+        DEBIAN_FRONTEND: noninteractive
+        APT_LISTCHANGES_FRONTEND: none
+        APT_LISTBUGS_FRONTEND: none
+    - onlyif: >-
+        ! lslocks --noheadings --output PATH | grep -qxE '{{ dpkg }}/lock(-frontend)?'
+        && { ls {{ dpkg }}/updates | grep -qxE '[0-9]+' || test -n "$(dpkg --audit)"; }
+    # First in every run that includes this role (the highstate does): before the sources, the
+    # cache refresh and the one package transaction all roles' pkg.installed states join, which
+    # also require it below.
+    - order: 1
 {%- if not archive or not components %}
 
 core-repositories-sources-undetermined:
@@ -56,6 +86,8 @@ core-repositories-package-cache-refreshed:
     - onchanges:
       - file: core-repositories-debian-sources
       - file: core-repositories-sources-list
+    - require:
+      - cmd: core-repositories-interrupted-dpkg-repaired
 
 {#- ... and whenever apt has no package lists at all (it never ran apt update). Checked when the
     state runs, not when it renders: a minion's view stays current however long it has run. #}
@@ -65,16 +97,18 @@ core-repositories-package-cache-built:
       - failhard: True
     - unless: {{ ("ls " ~ repositories.lists_dir ~ "/*_Packages* >/dev/null 2>&1") | yaml_dquote }}
     - require:
+      - cmd: core-repositories-interrupted-dpkg-repaired
       - file: core-repositories-sources-list
       - module: core-repositories-package-cache-refreshed
 
-# After the sources and the cache: with aggregate, every role's packages join this transaction,
-# which inherits these requisites, so all packages come from the final sources.
+# After the repair, the sources and the cache: with aggregate, every role's packages join this
+# transaction, which inherits these requisites, so all packages come from the final sources.
 core-repositories-packages-installed:
   pkg.installed:
     - pkgs: {{ repositories.packages | json }}
     - aggregate: True
     - require:
+      - cmd: core-repositories-interrupted-dpkg-repaired
       - module: core-repositories-package-cache-refreshed
       - module: core-repositories-package-cache-built
 {%- endif %}

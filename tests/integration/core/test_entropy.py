@@ -6,7 +6,7 @@ import json
 
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.runs import salt_ssh
+from dsu.saltssh import salt_ssh
 from tests.integration.conftest import converge, on_host
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
-from dsu.runs import salt_ssh, summarize_states
+from dsu.runs import summarize_states
+from dsu.saltssh import salt_ssh
 from tests.integration.conftest import converge, on_host
 
 DIRECTORY = {False: "/etc/deploy-system/secrets", True: "/run/secrets/deploy-system"}

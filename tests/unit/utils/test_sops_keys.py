@@ -21,13 +21,17 @@ def test_the_age_parser_takes_identity_lines_only():
     assert keys.parse_age_identities(text) == ["AGE-SECRET-KEY-1AAA", "AGE-SECRET-KEY-1BBB"]
 
 
-@pytest.mark.parametrize(("sops_gnupghome", "env", "gpg_keydir", "home"), [
-    ("/cfg", {"GNUPGHOME": "/env"}, "/keydir", "/cfg"),
-    (None, {"GNUPGHOME": "/env"}, "/keydir", "/env"),
-    ("", {}, "/keydir", "/keydir"),
-    (None, {}, None, None)])
-def test_the_gnupg_home_is_config_then_env_then_gpg_keydir(sops_gnupghome, env, gpg_keydir, home):
-    assert keys.gnupg_home(sops_gnupghome, gpg_keydir, env) == home
+@pytest.mark.parametrize(("sops_gnupghome", "env", "gpg_keydir", "config_dir", "home"), [
+    ("/cfg", {"GNUPGHOME": "/env"}, "/keydir", "/etc/salt", "/cfg"),
+    (None, {"GNUPGHOME": "/env"}, "/keydir", "/etc/salt", "/env"),
+    ("", {}, "/keydir", "/etc/salt", "/keydir"),
+    # Salt's gpg renderer: no gpg_keydir means <config_dir>/gpgkeys, and so it must for SOPS files
+    (None, {}, None, "/srv/checkout/etc/salt", "/srv/checkout/etc/salt/gpgkeys"),
+    (None, {"GNUPGHOME": "/env"}, "", "/etc/salt", "/env"),
+    (None, {}, None, None, None)])
+def test_the_gnupg_home_is_config_then_env_then_where_the_gpg_renderer_looks(
+        sops_gnupghome, env, gpg_keydir, config_dir, home):
+    assert keys.gnupg_home(sops_gnupghome, gpg_keydir, env, config_dir=config_dir) == home
 
 
 def test_age_key_file_candidates_are_labelled_and_only_those_set():

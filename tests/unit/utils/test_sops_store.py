@@ -1,6 +1,8 @@
 """The SOPS stores (_utils/sops_store.py): YAML read with 1.2 scalars as sops reads it, JSON, and a
 document split into data and metadata."""
 
+import time
+
 import pytest
 
 from tests.support.saltmods import load
@@ -46,3 +48,53 @@ def test_split_separates_data_from_metadata_and_requires_mac_and_lastmodified():
         store.split({"a": 1})
     with pytest.raises(ValueError, match="no 'lastmodified'"):
         store.split({"sops": {"mac": "m"}})
+
+
+# --- bounds: a hostile document is refused at once, with the bound and the place named ------------
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+
+
+def test_an_alias_bomb_is_refused_before_any_walk_of_it():
+    started = time.monotonic()
+    with pytest.raises(store.LimitError, match=r"^YAML aliases standing for over the limit of 100000 nodes "
+                                               r"\(line 5, column \d+\): refused"):
+        store.parse(BOMB, "yaml")
+    assert time.monotonic() - started < 1
+    assert issubclass(store.LimitError, ValueError)  # what the sopsfile façade turns into SopsError
+
+
+def test_the_facade_names_the_source_of_a_refused_document():
+    sopsfile = load("_utils", "sopsfile")
+    with pytest.raises(sopsfile.SopsError, match=r"^pillar/secrets/sops/x\.sls: YAML aliases standing for"):
+        sopsfile.parse(BOMB, "yaml", "pillar/secrets/sops/x.sls")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: &a x\nb: [" + ", ".join(["*a"] * 101) + "]\n",
+     "over the limit of 100 YAML aliases (line 2, column 405)"),
+    ("a: &a {b: [*a]}\n", "a YAML alias inside the node it names (line 1, column 12)"),
+    ("[" * 500 + "]" * 500, "nested deeper than the limit of 100 levels (line 1, column 101)"),
+])
+def test_aliases_and_nesting_past_their_bounds_are_refused(text, message):
+    with pytest.raises(store.LimitError) as refused:
+        store.parse(text, "yaml")
+    assert str(refused.value).startswith(message)
+
+
+def test_anchors_within_the_bounds_still_read():
+    assert store.parse("d: &d {k: v}\nweb: {<<: *d, port: 80}\ndb: *d\n", "yaml") == {
+        "d": {"k": "v"}, "web": {"k": "v", "port": 80}, "db": {"k": "v"}}
+
+
+def test_a_document_over_the_size_bound_is_refused_in_either_format(monkeypatch):
+    monkeypatch.setattr(store, "MAX_BYTES", 16)
+    for fmt, text in (("yaml", "key: " + "v" * 20), ("json", '{"key": "' + "v" * 20 + '"}')):
+        with pytest.raises(store.LimitError, match="over the limit of 16 bytes: refused unread"):
+            store.parse(text, fmt)
+
+
+def test_json_nested_past_the_recursion_limit_is_a_value_error():
+    with pytest.raises(ValueError, match="^not valid JSON: maximum recursion depth"):
+        store.parse("[" * 100_000 + "]" * 100_000, "json")
