@@ -4,9 +4,12 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from dsu.privatetmp import private_tmpdir
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "docs" / "schemas"
@@ -38,14 +41,26 @@ def _terminate(signum, frame):
             os.kill(pid, signum)
 
 
+# The temp files of every process the tests start in a private directory, as every dsu command's
+# children have (dsu/privatetmp.py): tests run salt-ssh and kill it on purpose, and a killed
+# salt-ssh leaves its state bundle, the compiled pillar inside, in the temp directory.
+_PRIVATE_TMP = contextlib.ExitStack()
+
+
 def pytest_configure(config):
     global _XDIST_CONTROLLER
     _XDIST_CONTROLLER = bool(getattr(config.option, "numprocesses", None)) and \
         os.environ.get("PYTEST_XDIST_WORKER") is None
     signal.signal(signal.SIGTERM, _terminate)
+    # Under the usual temp directory, and this process's own temp files stay there: GnuPG puts
+    # its agent's sockets in a home under pytest's basetemp, and a socket path has 108 bytes.
+    usual = tempfile.gettempdir()
+    _PRIVATE_TMP.enter_context(private_tmpdir(Path(usual)))
+    tempfile.tempdir = usual
 
 
 def pytest_unconfigure(config):
+    _PRIVATE_TMP.close()
     # Salt buffers records in a deferred stderr handler and writes them at exit, after pytest has
     # closed the captured stream ("--- Logging error ---" noise): hand them over before that.
     impl = sys.modules.get("salt._logging.impl")

@@ -4,6 +4,7 @@ the end of the pipeline) with files written by the real sops, and failures that 
 instead of leaving it partial. Nothing is applied."""
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,15 @@ def test_undecryptable_gpg_pillar_fails_the_pillar(tree, gnupg_home, empty_gnupg
     assert "secrets.gpg.common" in _errors(minion_opts, caplog)
 
 
+@pytest.fixture
+def short_tmp():
+    """A directory with a short path: GnuPG puts its agent's sockets in the home, and a socket path
+    has at most 108 bytes (under xdist, pytest's tmp_path of a long test name is too long)."""
+    path = Path(tempfile.mkdtemp(prefix="dsu-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _layout(tmp_path, monkeypatch, minion_opts, empty_gnupg_home, where):
     """A Salt config dir whose master sets no gpg_keydir, and the test key in <config>/gpgkeys.
     *where* then moves the SOPS renderer's home elsewhere: sops_gnupghome or GNUPGHOME pointing
@@ -141,14 +151,14 @@ def _layout(tmp_path, monkeypatch, minion_opts, empty_gnupg_home, where):
 
 @pytest.mark.parametrize("where", ["config", "sops_gnupghome", "GNUPGHOME"])
 def test_keys_in_the_config_dir_serve_both_renderers_and_preflight_agrees(
-        tree, gnupg_home, empty_gnupg_home, minion_opts, monkeypatch, tmp_path, caplog, where):
+        tree, gnupg_home, empty_gnupg_home, minion_opts, monkeypatch, short_tmp, caplog, where):
     """Salt's gpg renderer finds its keys in <config_dir>/gpgkeys when gpg_keydir is not set; the
     SOPS renderer must find them there too (it found none: "no key here can decrypt the data
     key"). Wherever the keys are, preflight's local checks say what the pillar compile says."""
     _gpg_file(tree, gnupg_home, {"db_password": GPG_VALUE})
     _sops_file_by_real_sops(tree, gnupg_home, {"api_token": SOPS_VALUE})
     _provider(tree, "dual")
-    config = _layout(tmp_path, monkeypatch, minion_opts, empty_gnupg_home, where)
+    config = _layout(short_tmp, monkeypatch, minion_opts, empty_gnupg_home, where)
     with gnupg_home_at(config / "gpgkeys"):
         local, _ = checks.check_secrets_files(saltconfig.setup(config))
         if where == "config":
