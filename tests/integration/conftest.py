@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -151,6 +153,16 @@ def boot_host(name, release="bookworm"):
     except DsuError as exc:
         pytest.fail(f"the lab could not start: {exc.one_line()}")
     return host
+
+
+@contextmanager
+def booted_host(name, release="bookworm") -> Iterator:
+    """boot_host for a block (a module fixture's host): stopped however the block ends."""
+    host = boot_host(name, release)
+    try:
+        yield host
+    finally:
+        lab.down([host.name])
 
 
 @pytest.fixture

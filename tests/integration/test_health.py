@@ -14,7 +14,7 @@ from dsu.lab import hosts as lab
 from dsu.runs import summarize_states
 from dsu.saltssh import salt_ssh
 from tests.conftest import REPO
-from tests.integration.conftest import boot_host, converge, on_host
+from tests.integration.conftest import booted_host, converge, on_host
 
 SETUP = r"""
 set -e
@@ -53,12 +53,9 @@ CHECKS = {
 
 @pytest.fixture(scope="module")
 def host():
-    booted = boot_host(f"h{os.getpid()}")
-    try:
+    with booted_host(f"h{os.getpid()}") as booted:
         on_host(booted, SETUP + SERVERS)
         yield booted
-    finally:
-        lab.down([booted.name])
 
 
 def _roster():

@@ -30,7 +30,7 @@ from dsu.privatetmp import private_tmpdir
 from dsu.runs import apply_states
 from dsu.saltssh import salt_bin, salt_ssh
 from tests.conftest import REPO
-from tests.integration.conftest import boot_host, on_host, wait_for
+from tests.integration.conftest import booted_host, on_host, wait_for
 from tests.support.leaks import canary_config, host_leaks, operator_leaks, stamp
 from tests.support.sopskeys import gnupg_home_at
 
@@ -51,11 +51,8 @@ THIN_DIRS = "/var/tmp/.root_*_salt"
 
 @pytest.fixture(scope="module")
 def host():
-    booted = boot_host(f"n{os.getpid()}")
-    try:
+    with booted_host(f"n{os.getpid()}") as booted:
         yield booted
-    finally:
-        lab.down([booted.name])
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from dsu.lab import hosts as lab
 from dsu.lab.roster import roster_path
 from dsu.saltssh import salt_ssh
 from tests.conftest import REPO
-from tests.integration.conftest import boot_host, on_host
+from tests.integration.conftest import booted_host, on_host
 from tests.support.leaks import host_leaks, operator_leaks, stamp
 from tests.support.preflighttree import CANARIES, PLAINTEXT, write_tree
 from tests.support.sopskeys import gnupg_home_at, key_env, stop_gpg_agent
@@ -45,11 +45,8 @@ SECRETS = [*CANARIES.values(), PLAINTEXT]
 
 @pytest.fixture(scope="module")
 def host():
-    booted = boot_host(f"p{os.getpid()}")
-    try:
+    with booted_host(f"p{os.getpid()}") as booted:
         yield booted
-    finally:
-        lab.down([booted.name])
 
 
 @pytest.fixture(scope="module")
