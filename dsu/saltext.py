@@ -6,23 +6,32 @@ the Salt loader and ``dsu`` run the same code: ``dsu`` imports them by path, onc
 
 import importlib.util
 import sys
+import threading
 from types import ModuleType
 
 from dsu.paths import REPO_ROOT
+
+# Worker threads (the idempotence benchmark boots hosts from several) may ask at once: one imports,
+# the others wait for it rather than find a half-executed module in sys.modules.
+_IMPORTING = threading.RLock()
 
 
 def utils_module(name: str) -> ModuleType:
     """``_utils/<name>.py`` of this checkout as a module (imported once)."""
     qualified = f"dsu_utils_{name}"
-    if qualified not in sys.modules:
-        spec = importlib.util.spec_from_file_location(qualified, REPO_ROOT / "_utils" / f"{name}.py")
-        if spec is None or spec.loader is None:
-            raise ImportError(f"no _utils/{name}.py in {REPO_ROOT}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[qualified] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[qualified]
-            raise
-    return sys.modules[qualified]
+    with _IMPORTING:
+        return sys.modules.get(qualified) or _load(name, qualified)
+
+
+def _load(name: str, qualified: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(qualified, REPO_ROOT / "_utils" / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no _utils/{name}.py in {REPO_ROOT}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[qualified]
+        raise
+    return module
