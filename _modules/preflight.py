@@ -68,7 +68,7 @@ def secrets(file_values=True):
     """
     values_key = _get("core:secrets:values_key", None) or DEFAULT_VALUES_KEY
     names, problems = _names(_get("secrets:required"))
-    wanted = {name: "listed in secrets:required" for name in names}
+    wanted = {name: "listed in secrets:required, declared in secrets/provider.yaml" for name in names}
     files = _get("core:secrets:files", None) or {}
     if file_values and not isinstance(files, dict):
         problems.append("core:secrets:files must be a mapping of file name to {value: <name>}")

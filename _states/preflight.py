@@ -1,15 +1,18 @@
 """
 The preflight gate: fails, listing every problem ``preflight.problems`` finds in the host's
-compiled pillar, and changes nothing, with or without ``test=True``.
+compiled pillar and every parameter problem the SLS found (the roles' contracts, checked while
+salt/preflight renders), and changes nothing, with or without ``test=True``.
 
 The state's return carries the problems as a list under the extra key ``problems``, so
-``dsu preflight`` can print one line per problem.
+``dsu preflight`` can print one line per problem, and the parameter problems among them under
+``parameter_problems`` (it names the pillar file that sets each key).
 
 .. code-block:: yaml
 
     preflight-pillar:
       preflight.passed:
         - file_values: True
+        - parameter_problems: []
 """
 
 __virtualname__ = "preflight"
@@ -21,7 +24,7 @@ def __virtual__():
     return __virtualname__
 
 
-def passed(name, file_values=True):
+def passed(name, file_values=True, parameter_problems=None):
     """
     Succeed when the host's pillar has no preflight problem; fail listing them all otherwise.
 
@@ -29,12 +32,17 @@ def passed(name, file_values=True):
         A label for the gate.
     file_values
         Also require every value named by ``core:secrets:files`` (default True).
+    parameter_problems
+        Problems with the roles' parameters found while rendering (one line each), reported
+        with the others.
     """
-    problems = __salt__["preflight.problems"](file_values=file_values)
-    ret = {"name": name, "changes": {}, "result": not problems, "problems": problems}
+    problems = list(parameter_problems or []) + __salt__["preflight.problems"](file_values=file_values)
+    ret = {"name": name, "changes": {}, "result": not problems, "problems": problems,
+           "parameter_problems": list(parameter_problems or [])}
     if problems:
         ret["comment"] = "\n".join([f"{len(problems)} preflight problem(s):",
                                     *(f"  {p}" for p in problems)])
     else:
-        ret["comment"] = "preflight passed: the required secrets are in pillar, deploy:profile is known"
+        ret["comment"] = ("preflight passed: every role's parameters meet its contract, the required "
+                          "secrets are in pillar, deploy:profile is known")
     return ret

@@ -19,6 +19,11 @@ class DsuError(Exception):
         return f"{self.message} (fix: {self.fix})" if self.fix else self.message
 
 
+# The criterion of a problem with input refused by the YAML bounds (yamlread): Salt reads pillar
+# without those bounds, so a target must not be asked to compile it.
+BOUNDS = "bounds"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding of a check: a file, directory or host, and what is wrong there (never a

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from dsu import yamlread
 from dsu.argtypes import directory, existing_path, integer, json_object, name_list, output_directory
 from dsu.errors import DsuError
 from dsu.evidence import run_dir, write_json
@@ -44,9 +45,9 @@ _ENVIRONMENT = re.compile(r"no package|unable to locate package|not installed|co
                           r"permission denied|no installation candidate", re.I)
 
 
-def core_roles(init_sls: Path = REPO_ROOT / "salt/core/init.sls") -> list[str]:
-    """The roles `core` includes, in its order: the one list of what the benchmark covers."""
-    return re.findall(r"^\s*-\s*core\.(\w+)\s*$", init_sls.read_text(), re.M)
+def core_roles(roles_file: Path = REPO_ROOT / "salt/core/roles.yaml") -> list[str]:
+    """The roles `core` includes, in its order (salt/core/roles.yaml): what the benchmark covers."""
+    return [str(role) for role in yamlread.load_file(roles_file)]
 
 
 def classify(problem: StateProblem, run: str) -> str:

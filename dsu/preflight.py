@@ -17,12 +17,14 @@ key directories are stopped when the check is done (dsu/secrets/agents.py).
 
 import argparse
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import yaml
 
-from dsu.errors import DsuError, Problem, one_line
+from dsu import pillarfiles
+from dsu.errors import BOUNDS, DsuError, Problem, one_line
 from dsu.hostbusy import wait_for_earlier_runs
 from dsu.lab import hosts
 from dsu.progress import Progress
@@ -32,23 +34,51 @@ from dsu.saltssh import SaltRun, salt_ssh
 from dsu.secrets import agents
 from dsu.secrets.checks import local_problems
 
+_UNRENDERED = re.compile(r"Rendering SLS '([^']+)' failed")
+
 
 class Findings(list[Problem]):
     """The problems of one preflight, and a short account of what the local checks read."""
 
     checked: str = ""
+    local: int = 0  # how many of them the checks on this side found
 
 
-def target_problems(host: str, run: SaltRun) -> list[Problem]:
-    """Problems in salt-ssh's answer to ``state.apply preflight``: pillar errors, the preflight
-    state's list, any other failure."""
+def _pillar_render_problem(host: str, message: str, log: str, roots: list[Path]) -> Problem:
+    """A pillar SLS that did not render, named by its file, with Salt's own words from the log
+    (line and column) in place of "see master log"."""
+    found = _UNRENDERED.match(message)
+    sls = found.group(1) if found else ""
+    path = pillarfiles.sls_file(roots, sls) if sls else None
+    said = pillarfiles.render_errors(log).get(sls) if sls else None
+    if not said:
+        return Problem(str(path or host), f"pillar does not compile: {one_line(message)}")
+    if path is not None and pillarfiles.has_jinja(path):
+        said += " (line numbers of the text Jinja rendered)"
+    return Problem(str(path or host), f"pillar SLS '{sls}' does not compile for {host}: {said}")
+
+
+def _with_origin(host: str, line: str, roots: list[Path], parameter: bool) -> Problem:
+    """A problem of the preflight state (``<pillar key>: what`` for a parameter, ``<pillar key>
+    is …`` for the others), with the plain pillar file(s) that set the key: for a parameter also
+    those that set the part of it that is there (a missing field: its role's mapping)."""
+    key = line.split(": ", 1)[0] if parameter else line.split(" ", 1)[0]
+    files = pillarfiles.setting_files(roots, key, whole=not parameter) if ":" in key else []
+    return Problem(host, line + (f" (set in {', '.join(map(str, files))})" if files else ""))
+
+
+def target_problems(host: str, run: SaltRun, pillar_roots: list[Path] | None = None) -> list[Problem]:
+    """Problems in salt-ssh's answer to ``state.apply preflight``: pillar errors (the file, and
+    Salt's message with its line and column), the preflight state's list (parameter problems
+    with the file that sets the key), any other failure."""
+    roots = pillar_roots or []
     ret = run.returns.get(host)
     if ret is None:
         return [Problem(host, f"no answer from salt-ssh (exit {run.returncode}): {one_line(run.stderr)}")]
     if isinstance(ret, list):
         messages = [str(m) for m in ret]
         if messages and messages[0].startswith("Pillar failed to render"):
-            return [Problem(host, f"pillar does not compile: {one_line(m)}") for m in messages[1:]] \
+            return [_pillar_render_problem(host, m, run.stderr, roots) for m in messages[1:]] \
                 or [Problem(host, "pillar does not compile")]
         return [Problem(host, f"state run failed: {one_line(m)}") for m in messages]
     if isinstance(ret, dict) and "retcode" in ret and not isinstance(ret.get("stderr"), dict):
@@ -63,7 +93,9 @@ def target_problems(host: str, run: SaltRun) -> list[Problem]:
         comment = one_line(state.get("comment", ""))
         if key.startswith("preflight_|-"):
             ran = True
-            problems += [Problem(host, str(p)) for p in state.get("problems") or []]
+            parameters = set(state.get("parameter_problems") or [])
+            problems += [_with_origin(host, str(p), roots, p in parameters)
+                         for p in state.get("problems") or []]
             if state.get("result") is False and not state.get("problems"):
                 problems.append(Problem(host, f"preflight state failed: {comment}"))
         elif state.get("result") is False:
@@ -85,13 +117,25 @@ def check(targets: list[str], roster: Path, config_dir: Path | None = None,
     # each: those are stopped when the check is done.
     with agents.stopped_after(conf.gpg_keydir, conf.sops_gnupghome, os.environ.get("GNUPGHOME")):
         local, found.checked = local_problems(conf)
+        local += pillarfiles.syntax_problems(conf.pillar_roots)
         found += local
+        found.local = len(local)
+        hostile = [p.where for p in local if p.criterion == BOUNDS]
+        if hostile:
+            # Salt reads pillar without yamlread's bounds: an alias bomb would hold salt-ssh's
+            # pillar compile for hours. Nothing is sent to the targets.
+            progress.step(f"{len(local)} local problem(s); not compiled on the targets: over a YAML "
+                          "bound", ", ".join(targets))
+            found += [Problem(target, "not checked on the target: Salt would compile a pillar "
+                                      f"file over a YAML bound ({', '.join(hostile)})") for target in targets]
+            return found
         progress.step(f"{len(local)} local problem(s); salt-ssh state.apply preflight", ", ".join(targets))
         with salt_config_dir(conf, pillar_root) as salt_config:
             busy = wait_for_earlier_runs(targets, roster=roster, config_dir=salt_config)
             run = _remote_check([t for t in targets if t not in busy], roster, salt_config, timeout)
     for target in targets:
-        remote = [Problem(target, busy[target])] if target in busy else target_problems(target, run)
+        remote = [Problem(target, busy[target])] if target in busy \
+            else target_problems(target, run, conf.pillar_roots)
         progress.step(f"{len(remote)} problem(s) on the target", target)
         found += remote
     return found
@@ -138,9 +182,8 @@ def _command(args: argparse.Namespace) -> int:
     for problem in found:
         print(problem.line())
     if found:
-        remote = sum(p.where == target for p in found)
-        print(f"preflight {target}: {len(found)} problem(s) ({len(found) - remote} here, "
-              f"{remote} on the target)")
+        print(f"preflight {target}: {len(found)} problem(s) ({found.local} here, "
+              f"{len(found) - found.local} on the target)")
         return 1
     print(f"preflight {target}: passed ({found.checked}; pillar compiled and checked on the target)")
     return 0

@@ -1,4 +1,8 @@
-"""This checkout's Salt extension code, used from the operator side without a Salt loader.
+"""This checkout's Salt extension code: its loader directories for Salt, and its ``_utils`` for
+``dsu`` without a Salt loader.
+
+``loader_dirs`` is the ``salt.loader`` entry point (pyproject.toml): salt-ssh loads the wrappers
+in ``_wrappers/`` from it, on the operator's side, while it renders a target's states.
 
 The pure parts of ``_utils/`` (SOPS format, APT sources, health report) are plain Python so that
 the Salt loader and ``dsu`` run the same code: ``dsu`` imports them by path, once per process.
@@ -14,6 +18,11 @@ from dsu.paths import REPO_ROOT
 # Worker threads (the idempotence benchmark boots hosts from several) may ask at once: one imports,
 # the others wait for it rather than find a half-executed module in sys.modules.
 _IMPORTING = threading.RLock()
+
+
+def loader_dirs() -> dict[str, list[str]]:
+    """Salt loader directories this project adds, by loader kind."""
+    return {"wrapper": [str(REPO_ROOT / "_wrappers")]}
 
 
 def utils_module(name: str) -> ModuleType:

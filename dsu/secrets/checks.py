@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dsu import yamlread
-from dsu.errors import Problem, one_line
+from dsu.errors import BOUNDS, Problem, one_line
 from dsu.saltconfig import Setup, absolute
 from dsu.secrets import provider, sopsfile
 from dsu.secrets.pillartext import read_gpg
@@ -56,8 +56,9 @@ def check_gpg_file(path: Path, gpg: Any | None, keydir: Path) -> list[Problem]:
     except UnicodeDecodeError as exc:
         return [Problem(where, f"cannot read: {one_line(str(exc))}")]
     except yamlread.YamlRefused as exc:
-        return [Problem(where, str(exc))]
-    return [Problem(where, error) for error in read_gpg(text, gpg, str(keydir)).errors]
+        return [Problem(where, str(exc), BOUNDS)]
+    reading = read_gpg(text, gpg, str(keydir))
+    return [Problem(where, error, BOUNDS if reading.refused else "") for error in reading.errors]
 
 
 def check_sops_file(path: Path, conf: Setup) -> list[Problem]:
@@ -70,7 +71,7 @@ def check_sops_file(path: Path, conf: Setup) -> list[Problem]:
     except OSError as exc:
         return [Problem(where, f"cannot read: {exc.strerror}")]
     except yamlread.YamlRefused as exc:
-        return [Problem(where, str(exc))]
+        return [Problem(where, str(exc), BOUNDS)]
     except lib.SopsError as exc:
         message = str(exc).removeprefix(where + ": ")  # the file is named once, in front
         return [Problem(where, one_line(message))]
@@ -202,5 +203,5 @@ def local_problems(conf: Setup, time_limit: float | None = None) -> tuple[list[P
     if finished and result is not None:
         return result
     return ([Problem(activity.now, f"local checks did not finish within {limit:g} s: stopped while this "
-                                   "was being read, nothing after it was checked")],
+                                   "was being read, nothing after it was checked", BOUNDS)],
             f"local checks stopped after {limit:g} s")

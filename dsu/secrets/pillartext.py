@@ -82,6 +82,7 @@ class GpgReading:
     data: Any = None  # the pillar data as Salt renders it (plaintext in place of each message)
     messages: dict[str, list[str]] = field(default_factory=dict)  # key path -> armored messages
     errors: list[str] = field(default_factory=list)  # file-level, or "<key path>: why"
+    refused: bool = False  # over a YAML bound: not read
 
 
 def read_gpg(text: str, gpg: Any | None, keydir: str) -> GpgReading:
@@ -96,7 +97,7 @@ def read_gpg(text: str, gpg: Any | None, keydir: str) -> GpgReading:
     try:
         data = yamlread.load(without_jinja(text))
     except yamlread.YamlRefused as exc:
-        return GpgReading(errors=[str(exc)])
+        return GpgReading(errors=[str(exc)], refused=True)
     except yaml.YAMLError as exc:
         return GpgReading(errors=[f"not valid YAML: {one_line(str(exc))}"])
     if not isinstance(data, dict):

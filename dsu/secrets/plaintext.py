@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from dsu import yamlread
-from dsu.errors import PGP_MESSAGE, Problem, one_line
+from dsu.errors import BOUNDS, PGP_MESSAGE, Problem, one_line
 from dsu.secrets import sopsfile
 from dsu.secrets.pillartext import JINJA_MARK, key_path, renderers, walk, without_jinja
 
@@ -298,7 +298,7 @@ def _scan_file(path: Path, allow: AllowList) -> tuple[list[Problem], bool]:
             return [], False
         found = findings_in(text) or []
     except yamlread.YamlRefused as exc:
-        return [Problem(str(path), f"not scanned: {exc}")], False
+        return [Problem(str(path), f"not scanned: {exc}", BOUNDS)], False
     except (OSError, UnicodeDecodeError) as exc:
         return [Problem(str(path), f"cannot read: {one_line(str(exc))}")], False
     return [Problem(str(path), _message(f)) for f in found if not allow.allows(f)], True

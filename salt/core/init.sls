@@ -1,4 +1,4 @@
-{#- The twelve core roles, in the order they build on each other:
+{#- The twelve core roles (core/roles.yaml), in the order they build on each other:
     repositories first: every package state (aggregated into one apt transaction) needs its
       sources and a fresh cache;
     bootstrap: base packages, directories and the host's facts that later roles read;
@@ -8,16 +8,8 @@
       memory's map data, so grub applied alone gives the same result);
     updates: unattended upgrades once the sources are final;
     secrets last: its directory and files depend on nothing else and nothing depends on them. -#}
+{%- import_yaml "core/roles.yaml" as roles %}
 include:
-  - core.repositories
-  - core.bootstrap
-  - core.identity
-  - core.hardware_support
-  - core.entropy
-  - core.time
-  - core.systemd
-  - core.logging
-  - core.memory
-  - core.grub
-  - core.updates
-  - core.secrets
+{%- for role in roles %}
+  - core.{{ role }}
+{%- endfor %}

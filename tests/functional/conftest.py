@@ -104,3 +104,20 @@ def render_sls(show_sls):
         return rendered
 
     return render
+
+
+@pytest.fixture
+def refused_render(show_sls):
+    """show_sls that must be refused: the render errors as one message. With *contract* (a role
+    directory, ``core/time``), the refusal is that role's contract's."""
+
+    def render(sls, pillar="{}", facts=None, grains=None, contract=None):
+        rendered = show_sls(sls, pillar, facts, grains)
+        assert isinstance(rendered, list), rendered
+        message = "\n".join(map(str, rendered))
+        if contract is not None:
+            assert f"parameter(s) break salt://{contract}/parameters/contract.yaml, nothing applied" \
+                in message, message
+        return message
+
+    return render

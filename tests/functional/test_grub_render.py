@@ -1,5 +1,7 @@
-"""core.grub renders its skips, the edited /etc/default/grub, and a conflict as a failing state."""
+"""core.grub renders its skips, the edited /etc/default/grub, and a conflict as a failing state;
+bad pillar refuses the render."""
 
+import pytest
 
 VM = {"container": "", "virtual": "kvm"}
 
@@ -45,3 +47,20 @@ def test_conflict_between_pillar_and_memory_fails_without_touching_the_file(rend
     assert list(states) == ["core-grub-cmdline-conflict"]
     comment = states["core-grub-cmdline-conflict"]["test"][0]["name"]
     assert "pillar core:grub:params" in comment and "core.memory (strategy zswap)" in comment
+
+
+@pytest.mark.parametrize(("grub", "problems"), [
+    # a value breaking out of GRUB_CMDLINE_LINUX_DEFAULT="..." and a key carrying two parameters
+    ("{params: {console: 'tty0\" init=/bin/sh \"', 'quiet splash': true}}",
+     ["core:grub:params:console: is 'tty0\" init=/bin/sh \"', must be true, false, null",
+      "core:grub:params:quiet splash: the key is 'quiet splash', must be a kernel parameter name"]),
+    ("{update_command: update-grub, allow_container: 'yes'}",
+     ["core:grub:update_command: is 'update-grub', must be a command line",
+      "core:grub:allow_container: is 'yes', must be true or false"]),
+    ("{params: [quiet]}", ["core:grub:params: is a list, must be a mapping"]),
+])
+def test_bad_pillar_refuses_the_render_naming_the_key(refused_render, grub, problems):
+    message = refused_render("core.grub", f"core: {{grub: {grub}}}\n", facts=VM, contract="core/grub")
+    assert f"{len(problems)} parameter(s) break" in message
+    for problem in problems:
+        assert problem in message, (problem, message)

@@ -1,4 +1,5 @@
-"""core.logging renders from its defaults; pillar turns forwarding on and is validated."""
+"""core.logging renders from its defaults; pillar turns forwarding on, and bad pillar refuses the
+render (the role's parameter contract names every bad key)."""
 
 import pytest
 
@@ -22,7 +23,20 @@ def test_pillar_forwarding_tcp(render_sls):
     assert 'target="logs.example.org" port="514" protocol="tcp"' in rule, rule
 
 
-@pytest.mark.parametrize("forwarding", ["{enabled: true}", "{enabled: true, target: x, protocol: tls}"])
-def test_pillar_forwarding_invalid_refuses_to_render(show_sls, forwarding):
-    rendered = show_sls("core.logging", f"core:\n  logging:\n    forwarding: {forwarding}\n")
-    assert isinstance(rendered, list) and "core:logging:forwarding" in str(rendered), rendered
+@pytest.mark.parametrize(("logging", "problems"), [
+    ("{forwarding: {enabled: true}}",
+     ["core:logging:forwarding:target: is missing or empty, must be set when enabled is true"]),
+    ("{forwarding: {enabled: true, target: x, protocol: tls}}",
+     ["core:logging:forwarding:protocol: is 'tls', must be one of 'udp', 'tcp'"]),
+    # a target breaking out of the rsyslog rule, a journald value adding a line to the drop-in
+    ("{forwarding: {enabled: true, target: 'x\" port=\"1'}, journald: {settings: {Storage: \"auto\\nA=1\"}}}",
+     ["core:logging:forwarding:target: is 'x\" port=\"1'",
+      "core:logging:journald:settings:Storage: is a string of 8 characters, must be one line"]),
+    ("{logrotate: {frequency: hourly, rotate: '14'}}",
+     ["core:logging:logrotate:frequency: is 'hourly'", "core:logging:logrotate:rotate: is '14'"]),
+])
+def test_bad_pillar_refuses_to_render_naming_the_key(refused_render, logging, problems):
+    message = refused_render("core.logging", f"core:\n  logging: {logging}\n", contract="core/logging")
+    assert f"{len(problems)} parameter(s) break" in message, message
+    for problem in problems:
+        assert problem in message, (problem, message)

@@ -48,6 +48,23 @@ def test_zswap_hands_kernel_params_and_database_profile_tunes_swappiness(render_
     assert "vm.swappiness = 1\n" in contents
 
 
-def test_unknown_strategy_fails(render_sls):
-    states = render_sls("core.memory", "core: {memory: {strategy: zfs}}")
-    assert list(states) == ["core-memory-parameters-invalid"]
+@pytest.mark.parametrize(("pillar", "keys"), [
+    ("{strategy: zfs}", ["core:memory:strategy: is 'zfs'"]),
+    ("{profile: web}", ["core:memory:profile: is 'web', must be a key of profiles (database, general)"]),
+    # a newline would add a line to the zramswap file
+    ('{strategy: zram, zram: {percent: 150, algo: "zstd\\nPRIORITY=1"}}',
+     ["core:memory:zram:percent: is 150", "core:memory:zram:algo: is a string of 15 characters"]),
+])
+def test_bad_parameters_refuse_the_render_naming_the_pillar_key(refused_render, pillar, keys):
+    message = refused_render("core.memory", f"core: {{memory: {pillar}}}", contract="core/memory")
+    assert "core-memory-strategy-chosen" not in message, message
+    assert f"{len(keys)} parameter(s) break" in message, message
+    for key in keys:
+        assert key in message, (key, message)
+
+
+def test_bad_memory_parameters_refuse_core_grub_too(refused_render):
+    # core.grub imports core.memory's map: its render stops at the same contract.
+    message = refused_render("core.grub", "core: {memory: {strategy: zfs}}", facts={"virtual": "kvm"},
+                             contract="core/memory")
+    assert "core:memory:strategy" in message, message

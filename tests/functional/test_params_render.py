@@ -1,5 +1,6 @@
 """core/libparams.jinja merges defaults, the optional os.yaml layer and pillar: a role without an
-os.yaml renders from its defaults, one with an os.yaml gets its os_family then osfinger values."""
+os.yaml renders from its defaults, one with an os.yaml gets its os_family then osfinger values;
+merged values that break the role's contract refuse the render, naming every bad pillar key."""
 
 import json
 
@@ -14,6 +15,8 @@ MAP = ('{%- from "core/libparams.jinja" import load_parameters with context %}\n
 INIT = ('{%- from tpldir ~ "/map.jinja" import params with context %}\n'
         "params-shown:\n  test.nop:\n    - name: {{ params | json | yaml_dquote }}\n")
 DEFAULTS = "values:\n  source: defaults\n  family: defaults\n  kept: defaults\n"
+CONTRACT = ("fields:\n  source: {type: string, format: name}\n  family: {type: string, format: name}\n"
+            "  kept: {type: string, format: name}\n")
 OS = """\
 os_family:
   Debian: {family: os_family, source: os_family}
@@ -31,6 +34,7 @@ def _params(render_sls, minion_opts, tmp_path, os_yaml, pillar="{}"):
     (role / "map.jinja").write_text(MAP)
     (role / "init.sls").write_text(INIT)
     (role / "parameters" / "defaults.yaml").write_text(DEFAULTS)
+    (role / "parameters" / "contract.yaml").write_text(CONTRACT)
     if os_yaml is not None:
         (role / "parameters" / "os.yaml").write_text(os_yaml)
     minion_opts["file_roots"] = {"base": [str(REPO / "salt"), str(tmp_path / "roots")]}
@@ -54,3 +58,18 @@ def test_os_yaml_applies_os_family_then_osfinger_under_pillar(render_sls, minion
         {"source": "osfinger", "family": "os_family", "kept": "defaults"}
     pillar = "core: {params: {source: pillar}}"
     assert _params(render_sls, minion_opts, tmp_path / "again", OS, pillar)["source"] == "pillar"
+
+
+@pytest.mark.parametrize(("pillar", "problems"), [
+    ("core: {params: {kept: 'a b', extra: x}}",
+     ["core:params:kept: is 'a b', must be a name", "core:params:extra: is not a known key here"]),
+    # a pillar layer that is no mapping is not merged: it is the problem
+    ("core: {params: [kept]}", ["core:params: is a list, must be a mapping"]),
+])
+def test_values_breaking_the_contract_refuse_the_render(render_sls, refused_render, minion_opts, tmp_path,
+                                                        pillar, problems):
+    _params(render_sls, minion_opts, tmp_path, None)
+    message = refused_render("paramtest", pillar, grains=DEBIAN_13, contract="paramtest")
+    assert f"paramtest: {len(problems)} parameter(s) break" in message, message
+    for problem in problems:
+        assert problem in message, (problem, message)

@@ -20,6 +20,8 @@ from dsu.secrets import checks, plaintext
 from tests.support.preflighttree import CANARIES, PLAINTEXT, VALUE_CANARIES, sops_text, write_tree
 from tests.support.sopskeys import key_env, write_age_keys
 
+LISTED = "(listed in secrets:required, declared in secrets/provider.yaml)"
+
 HOST = "web1"
 # every planted value, and the one word all of them carry: no part of one is ever printed
 SECRETS = [*CANARIES.values(), PLAINTEXT, *VALUE_CANARIES.values(), "canary"]
@@ -93,7 +95,7 @@ def test_module_reads_the_compiled_pillar(caller):
         "core": {"secrets": {"files": {"api-token": {"value": "api_token"}}}},
         "deploy": {"profile": "staging"}}))
     problems = client.cmd("preflight.problems")
-    assert problems == ["secrets:values:absent is missing (listed in secrets:required)",
+    assert problems == [f"secrets:values:absent is missing {LISTED}",
                         "secrets:values:api_token is missing (core.secrets writes it to api-token)",
                         "deploy:profile is 'staging', not one of production, hardened, ephemeral, dev"]
 
@@ -132,7 +134,10 @@ def test_cli_prints_every_problem_and_exits_1(tmp_path, gnupg_home, env, monkeyp
     assert len(lines) == len(tree.local) + len(tree.target) + 1
     assert lines[-1] == f"preflight {HOST}: {len(lines) - 1} problem(s) ({len(tree.local)} here, " \
                         f"{len(tree.target)} on the target)"
-    assert [line for line in lines if line.startswith(f"{HOST}: ")] == [f"{HOST}: {p}" for p in tree.target]
+    remote = [line for line in lines if line.startswith(f"{HOST}: ")]
+    assert [line.split(" (set in ")[0] for line in remote] == [f"{HOST}: {p}" for p in tree.target]
+    # a problem with a pillar key names the plain pillar file that sets it
+    assert f"{HOST}: deploy:profile is 'bogus' (set in {tree.pillar}/defaults.sls)" in remote
     assert "salt-ssh state.apply preflight" in err
     assert not any(secret in out + err for secret in SECRETS)
 
@@ -172,7 +177,9 @@ def test_cli_names_file_and_key_path_of_each_value_secret_and_refuses_the_bombs(
     tree = write_tree(tmp_path, gnupg_home, HOST, hostile=True)
     roster = tmp_path / "roster"
     roster.write_text(f"{HOST}:\n  host: 192.0.2.10\n")
-    monkeypatch.setattr(preflight, "salt_ssh", lambda *a, **k: preflight.SaltRun(0, {HOST: _answer([])}, ""))
+    calls = []
+    monkeypatch.setattr(preflight, "salt_ssh", lambda *a, **k: calls.append(a) or preflight.SaltRun(
+        0, {HOST: _answer([])}, ""))
     _no_earlier_runs(monkeypatch)
     started = time.monotonic()
     code = main(["preflight", HOST, "--roster-file", str(roster), "--config-dir", str(tree.config),
@@ -181,9 +188,14 @@ def test_cli_names_file_and_key_path_of_each_value_secret_and_refuses_the_bombs(
     out, err = capsys.readouterr()
     assert code == 1
     lines = out.splitlines()
-    _expected(lines[:-1], tree.local)
+    # Salt reads pillar without the bounds: the target is not asked to compile the bombs
+    assert calls == []
+    assert lines[-2].startswith(f"{HOST}: not checked on the target: Salt would compile a pillar file "
+                                "over a YAML bound (")
+    _expected(lines[:-2], tree.local)
     assert f"{tree.pillar}/services.sls: root_pw: high-entropy string (" in out
-    assert lines[-1].startswith(f"preflight {HOST}: {len(tree.local)} problem(s)")
+    assert lines[-1] == (f"preflight {HOST}: {len(tree.local) + 1} problem(s) ({len(tree.local)} here, "
+                         "1 on the target)")
     assert not any(secret in out + err for secret in SECRETS)
 
 

@@ -29,10 +29,30 @@ def test_repositories_security_mirror_override(render_sls):
     assert "URIs: http://b.example/sec\nSuites: " in text
 
 
-def test_repositories_without_components_fail_visibly(render_sls):
-    states = render_sls("core.repositories", "core:\n  repositories:\n    components: []\n")
-    assert "core-repositories-sources-undetermined" in states
-    assert "core-repositories-debian-sources" not in states
+def _refused(refused_render, sls, pillar, role_dir, *keys):
+    """The render of *sls* with *pillar* is refused by the role's contract, naming each pillar
+    key in *keys*."""
+    text = refused_render(sls, pillar, contract=role_dir)
+    for key in keys:
+        assert key in text, (key, text)
+    return text
+
+
+def test_repositories_without_components_refuse_to_render(refused_render):
+    _refused(refused_render, "core.repositories", "core:\n  repositories:\n    components: []\n",
+             "core/repositories", "core:repositories:components: is missing or empty")
+
+
+@pytest.mark.parametrize("pillar, key", [
+    ("mirror: \"http://mirror.example/debian\\nTypes: deb-src\"",
+     "core:repositories:mirror: is a string of 43"),
+    ("mirror: ftp://ftp.example/debian", "core:repositories:mirror: is 'ftp://ftp.example/debian'"),
+    ("components: [main, universe]", "core:repositories:components:1: is 'universe'"),
+    ("dpkg_options: ['--force-confold; reboot']", "core:repositories:dpkg_options:0: is"),
+])
+def test_repositories_bad_parameters_refuse_to_render(refused_render, pillar, key):
+    _refused(refused_render, "core.repositories", f"core:\n  repositories:\n    {pillar}\n",
+             "core/repositories", key)
 
 
 REPAIR = "core-repositories-interrupted-dpkg-repaired"
@@ -54,9 +74,14 @@ def test_repositories_dpkg_repair_comes_first_and_answers_apt(render_sls):
         assert {"cmd": REPAIR} in state_arg(states[state_id], module, "require"), state_id
 
 
-def test_repositories_dpkg_repair_also_with_sources_undetermined(render_sls):
-    states = render_sls("core.repositories", "core:\n  repositories:\n    components: []\n")
+def test_repositories_sources_undetermined_fail_visibly_with_the_repair(render_sls):
+    # About the host, not the parameters: its sources list no archive for its codename and
+    # pillar names no mirror.
+    states = render_sls("core.repositories", grains={"oscodename": "nosuchrelease"})
     assert REPAIR in states and "core-repositories-sources-undetermined" in states
+    assert "core-repositories-debian-sources" not in states
+    assert "no Debian archive for nosuchrelease" in state_arg(
+        states["core-repositories-sources-undetermined"], "test", "name")
 
 
 @pytest.fixture
@@ -125,19 +150,44 @@ def test_updates_pillar_renders_reboot_policy_and_origins(render_sls):
     assert 'APT::Periodic::Update-Package-Lists "1";' in periodic
 
 
-def test_updates_bad_needrestart_mode_fails_visibly(render_sls):
-    states = render_sls("core.updates", "core:\n  updates:\n    needrestart_mode: x\n")
-    assert "test" in states["core-updates-needrestart-mode"]
+@pytest.mark.parametrize("mode", ["a", "i", "l"])
+def test_updates_needrestart_mode(render_sls, mode):
+    states = render_sls("core.updates", f"core:\n  updates:\n    needrestart_mode: {mode}\n")
+    text = state_arg(states["core-updates-needrestart-mode"], "file", "contents")
+    assert f"$nrconf{{restart}} = '{mode}';" in text
+
+
+def test_updates_bad_needrestart_mode_refuses_to_render(refused_render):
+    _refused(refused_render, "core.updates", "core:\n  updates:\n    needrestart_mode: x\n", "core/updates",
+             "core:updates:needrestart_mode: is 'x', must be one of 'a', 'i', 'l'")
+
+
+def test_updates_bad_parameters_are_all_named(refused_render):
+    text = _refused(refused_render, "core.updates",
+                    "core:\n  updates:\n    reboot_time: '25:00'\n    units: [apt-daily]\n"
+                    "    origins_patterns: ['origin=Debian\"; x']\n    periodic: {Unattended-Upgrade: -1}\n",
+                    "core/updates", "core:updates:reboot_time: is '25:00'",
+                    "core:updates:units:0: is 'apt-daily'", "core:updates:origins_patterns:0: is",
+                    "core:updates:periodic:Unattended-Upgrade: is -1")
+    assert "4 parameter(s)" in text
 
 
 @pytest.mark.parametrize("mode, present, absent", [
     ("none", "core-entropy-daemon-skipped", "core-entropy-packages-installed"),
     ("haveged", "core-entropy-packages-installed", "core-entropy-daemon-skipped"),
-    ("bogus", "core-entropy-mode-invalid", "core-entropy-packages-installed"),
 ])
 def test_entropy_modes(render_sls, mode, present, absent):
     states = render_sls("core.entropy", f"core:\n  entropy:\n    mode: {mode}\n")
     assert present in states and absent not in states
+
+
+@pytest.mark.parametrize("pillar, key", [
+    ("mode: bogus", "core:entropy:mode: is 'bogus', must be one of 'auto', 'haveged', 'rng-tools', 'none'"),
+    ("start_in_container: 'yes'", "core:entropy:start_in_container: is 'yes', must be true or false"),
+    ("daemons: {haveged: {package: 'haveged; reboot'}}", "core:entropy:daemons:haveged:package: is"),
+])
+def test_entropy_bad_parameters_refuse_to_render(refused_render, pillar, key):
+    _refused(refused_render, "core.entropy", f"core:\n  entropy:\n    {pillar}\n", "core/entropy", key)
 
 
 def test_entropy_rng_tools_package_and_unit(render_sls):

@@ -1,4 +1,7 @@
-"""core.systemd renders the full role under systemd and a reasoned skip on any other init system."""
+"""core.systemd renders the full role under systemd and a reasoned skip on any other init system;
+bad pillar refuses the render."""
+
+import pytest
 
 from tests.support.states import state_arg
 
@@ -28,3 +31,22 @@ def test_resolved_can_be_disabled_with_a_visible_skip(render_sls):
                         "core:\n  systemd:\n    resolved: {enabled: false}", facts={"init": "systemd"})
     assert "core-systemd-resolved-running" not in states
     assert "core-systemd-resolved-skipped" in states
+
+
+@pytest.mark.parametrize(("systemd", "problems"), [
+    # a value adding a section to the drop-in
+    ('{manager: {settings: {DefaultTimeoutStopSec: "30s\\n[Service]"}}}',
+     ["core:systemd:manager:settings:DefaultTimeoutStopSec: is a string of 13 characters, must be one line"]),
+    ("{resolved: {enabled: true, service: ''}, journald: {Storage: auto}}",
+     ["core:systemd:resolved:service: is missing or empty, must be set when enabled is true",
+      "core:systemd:resolved:service: is '', must be a name",
+      "core:systemd:journald: is not a known key here"]),
+    ("{manager: {settings: {'Default Timeout': 30s}}}",
+     ["core:systemd:manager:settings:Default Timeout: the key is 'Default Timeout'"]),
+])
+def test_bad_pillar_refuses_the_render_naming_the_key(refused_render, systemd, problems):
+    message = refused_render("core.systemd", f"core: {{systemd: {systemd}}}", facts={"init": "systemd"},
+                             contract="core/systemd")
+    assert f"{len(problems)} parameter(s) break" in message
+    for problem in problems:
+        assert problem in message, (problem, message)

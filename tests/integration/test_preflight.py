@@ -20,26 +20,18 @@ temporary pillar trees (--pillar-root) and a Salt config whose gpg_keydir holds 
 """
 
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 
-from dsu.lab import hosts as lab
-from dsu.lab.roster import roster_path
-from dsu.saltssh import salt_ssh
 from tests.conftest import REPO
-from tests.integration.conftest import booted_host, on_host
+from tests.integration.conftest import booted_host
+from tests.support import hostsnapshot
 from tests.support.leaks import host_leaks, operator_leaks, stamp
 from tests.support.preflighttree import CANARIES, PLAINTEXT, write_tree
 from tests.support.sopskeys import gnupg_home_at, key_env, stop_gpg_agent
 
-STAMP = "/run/dsu-preflight-stamp"
-SNAPSHOT = (f"find /etc /var /srv /usr /opt /root /home /boot -xdev "
-            f"\\( -newer {STAMP} -o -cnewer {STAMP} \\) -print 2>/dev/null | sort; "
-            "echo '--- packages'; dpkg -l | sha256sum; echo '--- mounts'; findmnt -rn -o TARGET | sort")
-EXPECTED_CHANGES = re.compile(r"^(/var/tmp|/var/tmp/\.root_[0-9a-f]+_salt(/.*)?|/var/log/journal/.*)$")
 SECRETS = [*CANARIES.values(), PLAINTEXT]
 
 
@@ -57,24 +49,11 @@ def keys(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def before(host):
-    """The host's state before any preflight: salt-ssh's thin is deployed first (test.ping), as
-    it is by any salt-ssh call, then the stamp is taken."""
-    ping = salt_ssh([host.name], "test.ping", roster=roster_path(lab.lab_dir()))
-    assert ping.returns.get(host.name) is True, (ping.returns, ping.stderr[-2000:])
-    on_host(host, f"touch {STAMP}")
-    return _snapshot(host)
-
-
-def _snapshot(host):
-    changed, _, rest = on_host(host, SNAPSHOT).partition("--- packages\n")
-    unexpected = [path for path in changed.splitlines() if not EXPECTED_CHANGES.match(path)]
-    return unexpected, rest
+    return hostsnapshot.baseline(host)
 
 
 def _assert_unchanged(host, before):
-    unexpected, rest = _snapshot(host)
-    assert unexpected == [], f"preflight changed the host: {unexpected}"
-    assert rest == before[1], "the package list or the mount table changed"
+    hostsnapshot.assert_unchanged(host, before, "preflight")
 
 
 def _agents(home):
@@ -130,8 +109,10 @@ def test_pillar_that_cannot_compile_is_reported(host, keys, before, tmp_path):
     tree = write_tree(tmp_path, keys, host.name, host_gets_tampered=True)
     proc = _dsu_preflight(host, tree, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert f"{host.name}: pillar does not compile: Rendering SLS 'secrets.sops.tampered' failed" \
-        in proc.stdout, proc.stdout
+    # named by its file, with what Salt said of it
+    assert [line for line in proc.stdout.splitlines()
+            if line.startswith(str(tree.pillar / "secrets/sops/tampered.sls") + ": pillar ")
+            and "does not compile" in line and "'secrets.sops.tampered'" in line], proc.stdout
     assert "secrets/sops/tampered.sls: value at secrets:values:db_password: authentication failed" \
         in proc.stdout, proc.stdout
     _assert_unchanged(host, before)

@@ -19,6 +19,8 @@ from dsu.secrets import sopsfile
 from dsu.secrets.files import gpg_encrypt_value
 from tests.support.sopskeys import GnupgHome, gnupg_home_at, make_age_identity, make_pgp_key
 
+LISTED = "(listed in secrets:required, declared in secrets/provider.yaml)"
+
 REPO = Path(__file__).resolve().parents[2]
 CANARIES = {"db_password": "canary-db-5e1f0c7a", "api_token": "canary-api-93b2d4e6"}
 PLAINTEXT = "hunter2-canary-plain"  # the plaintext secret planted in plain pillar
@@ -143,7 +145,7 @@ def _break(tree: Tree, targets: dict, required: list, defaults: dict) -> None:
         (str(keys.path), "Salt's gpg_keydir has mode 0755, must be 0700"),
     ]
     tree.target += [
-        "secrets:values:missing_secret is missing (listed in secrets:required)",
+        f"secrets:values:missing_secret is missing {LISTED}",
         "secrets:values:absent_value is missing (core.secrets writes it to absent)",
         "deploy:profile is 'bogus'",
     ]

@@ -8,7 +8,7 @@ def _problem(comment, function="file.managed"):
     return StateProblem("id", "core.x", None, True, comment, function)
 
 
-def test_roles_come_from_core_init_in_order():
+def test_roles_come_from_the_core_roles_list_in_order():
     roles = idem.core_roles()
     assert len(roles) == 12 and roles[0] == "repositories" and "time" in roles
 

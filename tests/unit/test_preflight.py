@@ -23,7 +23,7 @@ def test_pillar_that_does_not_compile_is_a_problem_per_message():
 
 
 def test_state_problems_other_failures_and_transport_errors():
-    missing = "secrets:values:a is missing (listed in secrets:required)"
+    missing = "secrets:values:a is missing (listed in secrets:required, declared in secrets/provider.yaml)"
     ret = {STATE: {"result": False, "comment": "2 preflight problem(s)", "__id__": "preflight-pillar",
                    "problems": [missing, "deploy:profile …"]},
            "file_|-other_|-/x_|-managed": {"result": False, "comment": "boom\ndetail", "__id__": "other"}}
@@ -40,6 +40,28 @@ def test_state_problems_other_failures_and_transport_errors():
         ['salt-ssh: {"x": 1}']
     assert [p.what for p in preflight.target_problems("h", SaltRun(2, {}, "Traceback\nboom"))] == \
         ["no answer from salt-ssh (exit 2): Traceback"]
+
+
+def test_parameter_problems_name_the_file_that_sets_the_key(tmp_path):
+    (tmp_path / "web1.sls").write_text("core:\n  time:\n    servers: ntp.example.org\n")
+    bad = "core:time:servers: is 'ntp.example.org', must be a list (each item a host name or IP address)"
+    gone = "core:time:service: is missing or empty, must be a name"
+    ret = {STATE: {"result": False, "problems": [bad, gone, "secrets:values:a is missing"],
+                   "parameter_problems": [bad, gone]}}
+    assert [p.what for p in preflight.target_problems("h", SaltRun(1, {"h": ret}, ""), [tmp_path])] == [
+        f"{bad} (set in {tmp_path}/web1.sls)", f"{gone} (set in {tmp_path}/web1.sls)",
+        "secrets:values:a is missing"]
+
+
+def test_a_pillar_render_error_names_the_file_with_salts_line_and_column(tmp_path):
+    (tmp_path / "web1.sls").write_text("core:\n  time: [\n")
+    log = ("[CRITICAL] Rendering SLS 'web1' failed, render error:\nwhile parsing a flow sequence\n"
+           '  in "<unicode string>", line 2, column 9\nTraceback (most recent call last):\n')
+    ret = ["Pillar failed to render with the following messages:",
+           "Rendering SLS 'web1' failed. Please see master log for details."]
+    [problem] = preflight.target_problems("h", SaltRun(1, {"h": ret}, log), [tmp_path])
+    assert problem.line() == (f"{tmp_path}/web1.sls: pillar SLS 'web1' does not compile for h: "
+                              "while parsing a flow sequence at line 2, column 9")
 
 
 def test_usage_errors(tmp_path, monkeypatch):

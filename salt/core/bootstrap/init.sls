@@ -26,5 +26,11 @@ core-bootstrap-host-facts-recorded:
     - user: root
     - group: root
     - mode: '0644'
+{%- set facts_dir = bootstrap.facts_file.rsplit("/", 1)[0] %}
+{%- if facts_dir in bootstrap.directories %}
     - require:
-      - file: core-bootstrap-directory-{{ bootstrap.facts_file.rsplit("/", 1)[0] }}
+      - file: core-bootstrap-directory-{{ facts_dir }}
+{%- else %}
+    # Not one of the directories above: created as the file is written.
+    - makedirs: True
+{%- endif %}

@@ -4,15 +4,9 @@
 {%- from "core/libskip.jinja" import skip with context %}
 {%- from "core/libhost.jinja" import host with context %}
 {%- set container = host.container %}
-{%- set valid = entropy.mode in ("auto", "haveged", "rng-tools", "none") %}
-{%- set plan = grains.dsu_entropy[entropy.mode] if valid else {} %}
-{%- if not valid %}
-
-core-entropy-mode-invalid:
-  test.fail_without_changes:
-    - name: {{ ("core:entropy:mode must be auto, haveged, rng-tools or none, not "
-                ~ entropy.mode | string) | yaml_dquote }}
-{%- elif not plan.daemon %}
+{#- mode is one of grains.dsu_entropy's modes: the contract refuses any other. #}
+{%- set plan = grains.dsu_entropy[entropy.mode] %}
+{%- if not plan.daemon %}
 {{ skip("core-entropy-daemon-skipped", plan.reason) }}
 {%- else %}
 {%-   set daemon = entropy.daemons[plan.daemon] %}

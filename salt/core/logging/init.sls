@@ -5,13 +5,6 @@
 {%- from "core/libini.jinja" import ini_section with context %}
 {%- set journald = logging.journald %}
 {%- set fwd = logging.forwarding %}
-{%- if fwd.enabled and not fwd.target %}
-{%-   do salt["test.exception"]("core:logging:forwarding:enabled needs a target") %}
-{%- endif %}
-{%- if fwd.protocol not in ["udp", "tcp"] %}
-{%-   do salt["test.exception"]("core:logging:forwarding:protocol must be udp or tcp, not "
-                                 ~ fwd.protocol) %}
-{%- endif %}
 
 core-logging-packages-installed:
   pkg.installed:

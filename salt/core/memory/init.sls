@@ -7,18 +7,6 @@
 {%- set strategy = memory.effective_strategy %}
 {%- set sysctl = memory.effective_sysctl %}
 
-{%- if strategy not in ["zram", "zswap", "none"] or memory.profile not in memory.profiles %}
-
-{%-   set message = "core:memory: strategy must be auto, zram, zswap or none and profile one of "
-                    ~ (memory.profiles | list | sort | join(", ")) ~ "; got strategy " ~ memory.strategy
-                    ~ ", profile " ~ memory.profile %}
-
-core-memory-parameters-invalid:
-  test.fail_without_changes:
-    - name: {{ message | yaml_dquote }}
-    - comment: {{ message | yaml_dquote }}
-{%- else %}
-
 core-memory-strategy-chosen:
   test.show_notification:
     - text: {{ ("strategy " ~ strategy ~ " (configured " ~ memory.strategy ~ ", profile "
@@ -33,15 +21,15 @@ core-memory-sysctl-file:
     - mode: '0644'
     - contents: |
         # Managed by Salt (core.memory, profile {{ memory.profile }}); local edits are overwritten.
-{%-   for key, value in sysctl | dictsort %}
+{%- for key, value in sysctl | dictsort %}
         {{ key }} = {{ value }}
-{%-   endfor %}
+{%- endfor %}
 
-{%-   if host.container %}
+{%- if host.container %}
 {{ skip("core-memory-sysctl-live-skipped",
         "sysctl values not applied live: /proc/sys is read-only in a container ("
         ~ host.container ~ "); the file is in place for systemd-sysctl") }}
-{%-   else %}
+{%- else %}
 
 core-memory-sysctl-live:
   cmd.run:
@@ -52,9 +40,9 @@ core-memory-sysctl-live:
         {%- endfor %}
     - require:
       - file: core-memory-sysctl-file
-{%-   endif %}
+{%- endif %}
 
-{%-   if strategy == "zram" %}
+{%- if strategy == "zram" %}
 
 core-memory-packages:
   pkg.installed:
@@ -75,7 +63,7 @@ core-memory-zram-config:
     - require:
       - pkg: core-memory-packages
 
-{%-     if host.container %}
+{%-   if host.container %}
 {{ skip("core-memory-zram-service-skipped",
         "zramswap not started: a container has no zram device (" ~ host.container
         ~ "); the configuration is written, the unit is disabled") }}
@@ -93,7 +81,7 @@ core-memory-zram-service-not-failed:
     - onlyif: systemctl is-failed --quiet {{ memory.zram.service }}.service
     - require:
       - service: core-memory-zram-service-disabled
-{%-     else %}
+{%-   else %}
 
 core-memory-zram-service:
   service.running:
@@ -101,29 +89,29 @@ core-memory-zram-service:
     - enable: True
     - watch:
       - file: core-memory-zram-config
-{%-     endif %}
 {%-   endif %}
+{%- endif %}
 
-{%-   if memory.kernel_params %}
+{%- if memory.kernel_params %}
 
 core-memory-kernel-params-handed-to-grub:
   test.show_notification:
     - text: {{ ("kernel parameters for core.grub: " ~ (memory.kernel_params | dictsort
                 | map("join", "=") | join(" "))) | yaml_dquote }}
-{%-   endif %}
+{%- endif %}
 
-{%-   if memory.zswap_runtime %}
-{%-     set sysfs = memory.zswap.sysfs_dir %}
-{%-     if host.container or not salt["file.access"](sysfs ~ "/enabled", "w") %}
+{%- if memory.zswap_runtime %}
+{%-   set sysfs = memory.zswap.sysfs_dir %}
+{%-   if host.container or not salt["file.access"](sysfs ~ "/enabled", "w") %}
 {{ skip("core-memory-zswap-runtime-skipped",
         "zswap runtime parameters not set: " ~ sysfs
         ~ (" is read-only in a container (" ~ host.container ~ ")" if host.container
            else " is not writable (no zswap in this kernel)")
         ~ "; the kernel command line carries them from the next boot") }}
-{%-     else %}
-{#-     enabled last, once compressor and pool size are in place. #}
-{%-     set ordered = memory.zswap_runtime | dictsort | rejectattr(0, "equalto", "enabled") | list
-                      + [["enabled", memory.zswap_runtime.enabled]] %}
+{%-   else %}
+{#-   enabled last, once compressor and pool size are in place. #}
+{%-   set ordered = memory.zswap_runtime | dictsort | rejectattr(0, "equalto", "enabled") | list
+                    + [["enabled", memory.zswap_runtime.enabled]] %}
 
 core-memory-zswap-runtime:
   cmd.run:
@@ -135,6 +123,5 @@ core-memory-zswap-runtime:
         {%- for key, value in ordered %}
         {{ "&& " if not loop.first }}grep -qx {{ value }} {{ sysfs }}/{{ key }}
         {%- endfor %}
-{%-     endif %}
 {%-   endif %}
 {%- endif %}

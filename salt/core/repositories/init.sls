@@ -36,13 +36,15 @@ core-repositories-interrupted-dpkg-repaired:
     # cache refresh and the one package transaction all roles' pkg.installed states join, which
     # also require it below.
     - order: 1
-{%- if not archive or not components %}
+{#- About the host, not the parameters (the contract refuses empty components): no archive to
+    keep when its sources list none for its codename and pillar names no mirror. #}
+{%- if not archive %}
 
 core-repositories-sources-undetermined:
   test.fail_without_changes:
     - name: >-
         cannot write {{ repositories.sources_file }}: no Debian archive for {{ codename }} in the
-        host's APT sources and pillar core:repositories:mirror is empty, or no components given
+        host's APT sources and pillar core:repositories:mirror is empty
 {%- else %}
 
 core-repositories-debian-sources:

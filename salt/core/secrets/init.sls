@@ -35,9 +35,6 @@ core-secrets-directory:
     - mode: '0700'
     - makedirs: True
 {%- for file_name, spec in secrets.files | dictsort %}
-{%-   if "/" in file_name or file_name in (".", "..") %}
-{%-     do raise("core:secrets:files: " ~ file_name ~ " must be a plain file name") %}
-{%-   endif %}
 
 core-secrets-file-{{ file_name }}:
   secret_file.present:

@@ -40,7 +40,6 @@ core-updates-unattended-upgrades-config:
         Unattended-Upgrade::Automatic-Reboot-Time "{{ updates.reboot_time }}";
     - require:
       - pkg: core-updates-packages-installed
-{%- if updates.needrestart_mode in ("a", "i", "l") %}
 
 core-updates-needrestart-mode:
   file.managed:
@@ -53,13 +52,6 @@ core-updates-needrestart-mode:
         $nrconf{restart} = '{{ updates.needrestart_mode }}';
     - require:
       - pkg: core-updates-packages-installed
-{%- else %}
-
-core-updates-needrestart-mode:
-  test.fail_without_changes:
-    - name: {{ ("core:updates:needrestart_mode must be a, i or l, not "
-                ~ updates.needrestart_mode | string) | yaml_dquote }}
-{%- endif %}
 {%- for unit in updates.units %}
 
 core-updates-unit-{{ unit }}-running:

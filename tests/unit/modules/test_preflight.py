@@ -4,6 +4,8 @@ import pytest
 
 from tests.support.saltmods import load
 
+LISTED = "(listed in secrets:required, declared in secrets/provider.yaml)"
+
 
 def _module(pillar):
     return load("_modules", "preflight", pillar=pillar)
@@ -18,10 +20,10 @@ def test_required_and_file_values_must_be_in_pillar():
     problems = _module(pillar).secrets()
     assert problems == [
         "core:secrets:files:bad names no value",
-        "secrets:values:api_token is missing (listed in secrets:required)",
-        "secrets:values:empty is empty (listed in secrets:required)",
-        "secrets:values:nested is a mapping, not a single value (listed in secrets:required)",
-        "secrets:values:listed is a list, not a single value (listed in secrets:required)",
+        f"secrets:values:api_token is missing {LISTED}",
+        f"secrets:values:empty is empty {LISTED}",
+        f"secrets:values:nested is a mapping, not a single value {LISTED}",
+        f"secrets:values:listed is a list, not a single value {LISTED}",
         "secrets:values:tls_key is missing (core.secrets writes it to cert)"]
     assert "s3cr3t-canary" not in str(problems)
     assert _module(pillar).secrets(file_values=False) == problems[1:5]
@@ -30,7 +32,7 @@ def test_required_and_file_values_must_be_in_pillar():
 def test_values_key_and_shapes():
     module = _module({"core": {"secrets": {"values_key": "vault:kv", "files": {"db": {"value": "db"}}}},
                       "vault": {"kv": {"db": "x"}}, "secrets": {"required": ["db", "other"]}})
-    assert module.secrets() == ["vault:kv:other is missing (listed in secrets:required)"]
+    assert module.secrets() == [f"vault:kv:other is missing {LISTED}"]
     assert _module({"secrets": {"required": "db"}, "core": {"secrets": {"files": ["db"]}}}).secrets() == [
         "secrets:required must be a list of secret names",
         "core:secrets:files must be a mapping of file name to {value: <name>}"]
@@ -45,7 +47,7 @@ def test_profile_contract():
 
 @pytest.mark.parametrize("test", [False, True])
 def test_gate_fails_listing_every_problem_and_changes_nothing(test):
-    found = ["secrets:values:a is missing (listed in secrets:required)", "deploy:profile is 'x', …"]
+    found = [f"secrets:values:a is missing {LISTED}", "deploy:profile is 'x', …"]
     state = load("_states", "preflight", opts={"test": test},
                  salt={"preflight.problems": lambda file_values=True: found if file_values else []})
     ret = state.passed("pillar preflight")

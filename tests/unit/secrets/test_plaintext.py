@@ -174,7 +174,8 @@ def test_ordinary_values_are_not_secrets(value):
 
 def test_the_repo_pillar_and_role_defaults_have_no_finding(repo):
     files = [p for p in (repo / "pillar").rglob("*") if p.suffix in plaintext.PILLAR_SUFFIXES]
-    files += sorted((repo / "salt").glob("**/parameters/*.yaml"))
+    # the roles' parameter values; their contracts are regular expressions, no data
+    files += sorted(p for p in (repo / "salt").glob("**/parameters/*.yaml") if p.name != "contract.yaml")
     assert len(files) > 12
     assert {str(p): plaintext.findings_in(p.read_text()) for p in files} == {str(p): [] for p in files}
     assert plaintext.read_allow([repo / "pillar"]) == (plaintext.AllowList(), [])
