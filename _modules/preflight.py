@@ -9,9 +9,12 @@ checks what only the pillar compiled for one host can tell:
   ``secrets:values`` (``core:secrets:values_key`` if that is set);
 - unless told otherwise, so has every value ``core:secrets:files:<file>:value`` names: the files
   ``core.secrets`` would write;
-- ``deploy:profile``, when set, is one of the known profiles.
+- the host is in exactly one deployment profile (docs/profiles.md): ``deploy:profile`` is one of
+  the known profiles, and no list of pillar ``deploy/profiles.yaml`` (``deploy:profile_matches``,
+  set by pillar/deploy/init.sls) names another one.
 
-A problem names a pillar key, never a value.
+A problem names a pillar key, never a secret value. Whether the host meets its profile's contract
+is checked where salt/preflight renders (profiles/<profile>.yaml), with the roles' parameters.
 """
 
 import salt.utils.data
@@ -86,9 +89,19 @@ def secrets(file_values=True):
     return problems
 
 
+def _count(names):
+    return {2: "two", 3: "three", 4: "four"}.get(len(names), str(len(names)))
+
+
 def profile():
     """
-    Problems with ``deploy:profile`` (empty list: unset, or a known profile).
+    Problems with the host's deployment profile (empty list: it is in exactly one known profile).
+
+    ``deploy:profile`` is the host's profile: set by pillar/deploy/init.sls from the one list of
+    ``deploy/profiles.yaml`` that names the host (or the file's ``default``), or by a pillar file
+    of the host's own. ``deploy:profile_matches`` lists every profile whose list names the host.
+    A problem when the profile is unknown, when the host is in no profile, and when it is in two
+    or more: two lists name it, or its own ``deploy:profile`` is not the one a list names.
 
     CLI Example:
 
@@ -96,10 +109,31 @@ def profile():
 
         salt '*' preflight.profile
     """
+    host = __opts__.get("id") or "this host"
     value = _get("deploy:profile", None)
-    if value is None or value in PROFILES:
+    matches = _get("deploy:profile_matches", None)
+    matches = [m for m in matches if isinstance(m, str)] if isinstance(matches, list) else []
+    if value not in (None, "") and value not in PROFILES:
+        return [f"deploy:profile is {value!r}, not one of {', '.join(PROFILES)}"]
+    if value in (None, ""):
+        if not matches:
+            return [f"deploy:profile is not set: {host} is in no profile, must be in exactly one of "
+                    f"{', '.join(PROFILES)} (assign it in pillar deploy/profiles.yaml)"]
+        if len(matches) == 1:
+            return [f"deploy:profile is not set: pillar deploy/profiles.yaml puts {host} in "
+                    f"{matches[0]}, but a later pillar file sets deploy:profile to nothing"]
+        return [f"deploy:profile is not set: {host} is in {_count(matches)} profiles: "
+                f"{', '.join(matches)} (lists of pillar deploy/profiles.yaml name it), "
+                "must be in exactly one"]
+    if matches in ([], [value]):
         return []
-    return [f"deploy:profile is {value!r}, not one of {', '.join(PROFILES)}"]
+    if value in matches:
+        return [f"deploy:profile is {value!r}: {host} is in {_count(matches)} profiles: "
+                f"{', '.join(matches)} (lists of pillar deploy/profiles.yaml name it), "
+                "must be in exactly one"]
+    return [f"deploy:profile is {value!r}: {host} is in {_count([*matches, value])} profiles: "
+            f"{', '.join(matches)} (pillar deploy/profiles.yaml), {value} (its own deploy:profile), "
+            "must be in exactly one"]
 
 
 def problems(file_values=True):

@@ -1,11 +1,13 @@
 """
 The preflight gate: fails, listing every problem ``preflight.problems`` finds in the host's
-compiled pillar and every parameter problem the SLS found (the roles' contracts, checked while
-salt/preflight renders), and changes nothing, with or without ``test=True``.
+compiled pillar and every parameter and profile problem the SLS found (the roles' contracts and
+the deployment profile's contract, checked while salt/preflight renders), and changes nothing,
+with or without ``test=True``.
 
 The state's return carries the problems as a list under the extra key ``problems``, so
-``dsu preflight`` can print one line per problem, and the parameter problems among them under
-``parameter_problems`` (it names the pillar file that sets each key).
+``dsu preflight`` can print one line per problem, and the parameter and profile problems among
+them under ``parameter_problems`` and ``profile_problems`` (it names the pillar file that sets
+each key).
 
 .. code-block:: yaml
 
@@ -13,6 +15,7 @@ The state's return carries the problems as a list under the extra key ``problems
       preflight.passed:
         - file_values: True
         - parameter_problems: []
+        - profile_problems: []
 """
 
 __virtualname__ = "preflight"
@@ -24,7 +27,7 @@ def __virtual__():
     return __virtualname__
 
 
-def passed(name, file_values=True, parameter_problems=None):
+def passed(name, file_values=True, parameter_problems=None, profile_problems=None):
     """
     Succeed when the host's pillar has no preflight problem; fail listing them all otherwise.
 
@@ -35,14 +38,19 @@ def passed(name, file_values=True, parameter_problems=None):
     parameter_problems
         Problems with the roles' parameters found while rendering (one line each), reported
         with the others.
+    profile_problems
+        Rules of the host's deployment profile its pillar breaks, found while rendering (one line
+        each, ``deploy:profile <profile>: <key>: <what>``), reported with the others.
     """
-    problems = list(parameter_problems or []) + __salt__["preflight.problems"](file_values=file_values)
+    parameters, profile = list(parameter_problems or []), list(profile_problems or [])
+    problems = parameters + profile + __salt__["preflight.problems"](file_values=file_values)
     ret = {"name": name, "changes": {}, "result": not problems, "problems": problems,
-           "parameter_problems": list(parameter_problems or [])}
+           "parameter_problems": parameters, "profile_problems": profile}
     if problems:
         ret["comment"] = "\n".join([f"{len(problems)} preflight problem(s):",
                                     *(f"  {p}" for p in problems)])
     else:
         ret["comment"] = ("preflight passed: every role's parameters meet its contract, the required "
-                          "secrets are in pillar, deploy:profile is known")
+                          "secrets are in pillar, the host is in one deployment profile and meets "
+                          "its contract")
     return ret

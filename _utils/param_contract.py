@@ -95,7 +95,7 @@ _PATTERNS = {
     "line": (re.compile(r"[^\x00-\x1f\x7f]{0,1024}"), "one line of printable text"),
 }
 FORMAT_WORDS = {name: words for name, (_, words) in _PATTERNS.items()}
-FORMAT_WORDS.update({"host": "a host name or IP address", "url": "an http(s) URL",
+FORMAT_WORDS.update({"host": "a host name or IP address", "ip": "an IP address", "url": "an http(s) URL",
                      "host_port": "host:port"})
 FORMATS = frozenset(FORMAT_WORDS)
 _MAX_SHOWN = 40
@@ -127,8 +127,18 @@ def _is_host_port(value):
     return bool(sep) and port.isdigit() and 0 < int(port) < 65536 and _is_host(host)
 
 
+def _is_ip(value):
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
 def format_ok(name, value):
     """Whether string *value* has the shape of format *name*."""
+    if name == "ip":
+        return _is_ip(value)
     if name == "host":
         return _is_host(value)
     if name == "url":
@@ -244,12 +254,14 @@ def problems(spec, value, path, parent=None):
 
 
 def _mapping_problems(spec, value, path):
-    found = []
+    found, flagged = [], set()  # flagged: fields with a problem of their own already
     fields = spec.get("fields")
     for key, item in value.items():
         where = f"{path}:{key_text(key)}"
         if fields is not None and key in fields:
-            found += problems(fields[key], item, where, value)
+            field_problems = problems(fields[key], item, where, value)
+            flagged.update([key] if field_problems else [])
+            found += field_problems
             continue
         if fields is not None and not spec.get("extra") and "values" not in spec:
             allowed = ", ".join(sorted(map(str, fields)))
@@ -264,7 +276,7 @@ def _mapping_problems(spec, value, path):
         if "values" in spec:
             found += problems(spec["values"], item, where, value)
     for key in spec.get("required", []):
-        if _empty(value.get(key)):
+        if key not in flagged and _empty(value.get(key)):
             wanted = describe((fields or {}).get(key, {}))
             found.append(f"{path}:{key}: is missing or empty, must be {wanted}")
     for low, high in spec.get("ordered", []):

@@ -3,9 +3,10 @@
 ``check(targets, roster)`` runs the operator-side checks once (dsu/secrets/checks.py: secrets
 files decrypt here, no plaintext secret, key directories private), then one salt-ssh run over all
 targets: ``state.apply preflight test=True`` (salt/preflight): the pillar compiles for each, the
-required secrets are in it, ``deploy:profile`` is known. Every problem is returned (file or host,
-key path, reason; never a value). Nothing is written anywhere but a temporary Salt config when a
-pillar root is given. ``dsu preflight TARGET`` prints them; ``dsu deploy`` refuses on any.
+required secrets are in it, every role's parameters meet its contract, the host is in exactly
+one deployment profile and meets that profile's contract. Every problem is returned (file or
+host, key path, reason; never a value). Nothing is written anywhere but a temporary Salt config
+when a pillar root is given. ``dsu preflight TARGET`` prints them; ``dsu deploy`` refuses on any.
 
 Nothing secret stays behind either. salt-ssh ships each target's whole compiled pillar for the
 state run, in the state bundle it leaves in its working directory there: the run wipes that
@@ -58,19 +59,25 @@ def _pillar_render_problem(host: str, message: str, log: str, roots: list[Path])
     return Problem(str(path or host), f"pillar SLS '{sls}' does not compile for {host}: {said}")
 
 
-def _with_origin(host: str, line: str, roots: list[Path], parameter: bool) -> Problem:
-    """A problem of the preflight state (``<pillar key>: what`` for a parameter, ``<pillar key>
-    is …`` for the others), with the plain pillar file(s) that set the key: for a parameter also
-    those that set the part of it that is there (a missing field: its role's mapping)."""
-    key = line.split(": ", 1)[0] if parameter else line.split(" ", 1)[0]
-    files = pillarfiles.setting_files(roots, key, whole=not parameter) if ":" in key else []
+def _with_origin(host: str, line: str, roots: list[Path], kind: str = "") -> Problem:
+    """A problem of the preflight state (``<pillar key>: what`` for a parameter, ``deploy:profile
+    <profile>: <pillar key>: what`` for a rule of the host's profile, ``<pillar key> is …`` for the
+    others), with the plain pillar file(s) that set the key: for a parameter or a profile rule
+    also those that set the part of it that is there (a missing field: its role's mapping)."""
+    if kind == "profile":
+        key = line.split(": ", 2)[1] if line.count(": ") >= 2 else ""
+    elif kind == "parameter":
+        key = line.split(": ", 1)[0]
+    else:
+        key = line.split(" ", 1)[0]
+    files = pillarfiles.setting_files(roots, key, whole=not kind) if ":" in key else []
     return Problem(host, line + (f" (set in {', '.join(map(str, files))})" if files else ""))
 
 
 def target_problems(host: str, run: SaltRun, pillar_roots: list[Path] | None = None) -> list[Problem]:
     """Problems in salt-ssh's answer to ``state.apply preflight``: pillar errors (the file, and
-    Salt's message with its line and column), the preflight state's list (parameter problems
-    with the file that sets the key), any other failure."""
+    Salt's message with its line and column), the preflight state's list (parameter and profile
+    problems with the file that sets the key), any other failure."""
     roots = pillar_roots or []
     ret = run.returns.get(host)
     if ret is None:
@@ -93,8 +100,9 @@ def target_problems(host: str, run: SaltRun, pillar_roots: list[Path] | None = N
         comment = one_line(state.get("comment", ""))
         if key.startswith("preflight_|-"):
             ran = True
-            parameters = set(state.get("parameter_problems") or [])
-            problems += [_with_origin(host, str(p), roots, p in parameters)
+            kinds = {**{p: "parameter" for p in state.get("parameter_problems") or []},
+                     **{p: "profile" for p in state.get("profile_problems") or []}}
+            problems += [_with_origin(host, str(p), roots, kinds.get(p, ""))
                          for p in state.get("problems") or []]
             if state.get("result") is False and not state.get("problems"):
                 problems.append(Problem(host, f"preflight state failed: {comment}"))
@@ -193,7 +201,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "preflight", help="before any change: secrets files decrypt, no plaintext secret in plain "
         "pillar, key directories private, then the pillar compiles for TARGET with every required "
-        "secret (salt-ssh, nothing changed); exit 1 listing every problem")
+        "secret, valid role parameters, one deployment profile whose contract it meets (salt-ssh, "
+        "nothing changed); exit 1 listing every problem")
     parser.add_argument("target", help="a roster name: a running lab host, or one in --roster-file")
     parser.add_argument("--roster-file", help="salt-ssh roster with TARGET (default: the lab's)")
     parser.add_argument("--config-dir", help="Salt config directory (default etc/salt)")

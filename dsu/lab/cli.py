@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dsu.argtypes import integer
 from dsu.errors import DsuError
-from dsu.lab import hosts, network
+from dsu.lab import hosts, network, vps
 from dsu.lab.image import RELEASES, ensure_image
 from dsu.progress import Progress
 
@@ -43,8 +43,11 @@ def _image(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    if args.root_password is not None and args.like != "vps":
+        args.parser.error("argument --root-password-file: only with --like vps")
     progress = Progress()
-    booted = hosts.up(args.name, args.count, args.release, progress)
+    booted = hosts.up(args.name, args.count, args.release, progress, like=args.like or "",
+                      root_password=args.root_password)
     for host in booted:
         print(f"{host.name}\t{host.address}")
     print(f"{len(booted)} host(s) up in {progress.elapsed():.0f}s; roster: {hosts.roster_file()}")
@@ -64,7 +67,7 @@ def _status(args: argparse.Namespace) -> int:
     if not rows:
         print("no lab hosts")
         return 0
-    columns = ["name", "release", "address", "state", "pid1", "pid", "uptime"]
+    columns = ["name", "release", "address", "state", "pid1", "pid", "uptime", "like"]
     widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
     print("  ".join(c.upper().ljust(widths[c]) for c in columns))
     for row in rows:
@@ -85,9 +88,10 @@ def _ssh(args: argparse.Namespace) -> int:
 
 def _proxy(args: argparse.Namespace) -> int:
     from dsu.lab.mirror import proxy_allowed_hosts  # noqa: PLC0415 - the proxy process only
-    from dsu.lab.proxy import serve  # noqa: PLC0415
+    from dsu.lab.services import serve  # noqa: PLC0415
 
-    serve(args.address, args.port, Path(args.cache), proxy_allowed_hosts())
+    serve(args.address, args.port, Path(args.cache), proxy_allowed_hosts(), args.dns_port,
+          args.ntp_port)
     return 0
 
 
@@ -99,11 +103,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     image.add_argument("--release", choices=RELEASES, default="bookworm")
     image.set_defaults(func=_image)
 
-    up = sub.add_parser("up", help="boot hosts; returns when SSH answers")
-    up.add_argument("name", type=host_name)
-    up.add_argument("--count", type=host_count(), default=1)
-    up.add_argument("--release", choices=RELEASES, default="bookworm")
-    up.set_defaults(func=_up)
+    up = sub.add_parser(
+        "up", help="boot hosts; returns when SSH answers",
+        description="Boot lab hosts (or reuse running ones of those names) and wait for SSH: root "
+                    "logs in with the lab's key. Prints each host's address and the salt-ssh "
+                    "roster's path.")
+    up.add_argument("name", type=host_name, help="host name, or the prefix of NAME-1... with --count")
+    up.add_argument("--count", type=host_count(), default=1, help="how many hosts (default 1)")
+    up.add_argument("--release", choices=RELEASES, default="bookworm",
+                    help="Debian release (default bookworm)")
+    up.add_argument("--like", choices=vps.LIKES,
+                    help="boot hosts as a fresh VPS is delivered: static addressing in "
+                         "/etc/network/interfaces, MTU 1450, rp_filter=1, a static "
+                         "/etc/resolv.conf naming the lab's DNS server (see docs/lab.md)")
+    up.add_argument("--root-password-file", dest="root_password", type=vps.password_file,
+                    metavar="FILE",
+                    help="with --like vps: set root's password to FILE's one line and let sshd "
+                         "take it, so first contact by password can be tried; the password is "
+                         "never written or logged by dsu, nor shown in any command line")
+    up.set_defaults(func=_up, parser=up)
 
     down = sub.add_parser("down", help="stop hosts and remove all they used")
     down.add_argument("names", nargs="*", type=host_name, metavar="NAME")
@@ -118,8 +136,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     ssh.add_argument("command", nargs=argparse.REMAINDER)
     ssh.set_defaults(func=_ssh)
 
-    proxy = sub.add_parser("proxy", help="(internal) run the lab's package proxy")
+    proxy = sub.add_parser("proxy", help="(internal) run the lab's package proxy, DNS and time "
+                                         "servers")
     proxy.add_argument("--address", required=True)
     proxy.add_argument("--port", type=integer(1, 65535), required=True)
     proxy.add_argument("--cache", required=True)
+    proxy.add_argument("--dns-port", type=integer(1, 65535), default=53)
+    proxy.add_argument("--ntp-port", type=integer(1, 65535), default=123)
     proxy.set_defaults(func=_proxy)

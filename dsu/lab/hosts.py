@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dsu.errors import DsuError
-from dsu.lab import network, roster, system
+from dsu.lab import network, roster, system, vps
 from dsu.lab.image import ensure_image
 from dsu.paths import locked, replace_file, state_dir
 from dsu.progress import Progress
@@ -42,6 +42,8 @@ class LabHost:
     pid: int
     started: float
     host_key: str
+    # "" for a plain lab host; "vps" for one that looks like a freshly delivered VPS (vps.py).
+    like: str = ""
 
     def alive(self) -> bool:
         try:
@@ -75,12 +77,15 @@ def _register(host: LabHost) -> None:
 
 
 def registered() -> list[LabHost]:
+    # Only the fields this version knows: an entry written by another dsu version still reads.
+    known = set(LabHost.__dataclass_fields__)
     hosts = []
     for entry in sorted(_registry().glob("*.json")):
         try:
-            hosts.append(LabHost(**json.loads(entry.read_text())))
+            data = json.loads(entry.read_text())
         except FileNotFoundError:
             continue  # stopped meanwhile: readers do not take the lab lock
+        hosts.append(LabHost(**{k: v for k, v in data.items() if k in known}))
     return hosts
 
 
@@ -115,23 +120,29 @@ def ssh_argv(host: LabHost, *command: str, connect_timeout: int = 5) -> list[str
             f"root@{host.address}", *command]
 
 
-def _seed(host: LabHost) -> Path:
+def _seed(host: LabHost, password_login: bool = False) -> Path:
     """The files the image's seed unit copies to / at boot."""
     seed = lab_dir() / "run" / host.name / "seed"
     shutil.rmtree(seed.parent, ignore_errors=True)
     files = {
-        "etc/systemd/network/10-dsu-lab.network": (
-            "# Written by dsu lab: this host's address on the lab bridge.\n"
-            "[Match]\nName=host0\n\n[Network]\n"
-            f"Address={host.address}/{network.subnet().prefixlen}\n"
-            f"Gateway={network.gateway()}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
-        ),
         "etc/apt/apt.conf.d/01dsu-lab-proxy": network.apt_proxy_conf(),
         "etc/hosts": f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n::1\tlocalhost ip6-localhost\n",
-        # No DNS in the lab (packages come through the proxy): fail lookups at once, not by timeout.
-        "etc/resolv.conf": "# dsu lab host: no DNS server is reachable\nnameserver 127.0.0.1\n",
         "root/.ssh/authorized_keys": Path(f"{ssh_key()}.pub").read_text(),
     }
+    if host.like == "vps":
+        files.update(vps.seed_files(host.address, network.subnet().prefixlen, network.gateway(),
+                                    password_login))
+    else:
+        files.update({
+            "etc/systemd/network/10-dsu-lab.network": (
+                "# Written by dsu lab: this host's address on the lab bridge.\n"
+                "[Match]\nName=host0\n\n[Network]\n"
+                f"Address={host.address}/{network.subnet().prefixlen}\n"
+                f"Gateway={network.gateway()}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
+            ),
+            # Plain hosts use no DNS (packages come through the proxy): lookups fail at once.
+            "etc/resolv.conf": "# dsu lab host: no DNS server is reachable\nnameserver 127.0.0.1\n",
+        })
     for rel, text in files.items():
         path = seed / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,8 +158,8 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _boot(host: LabHost, rootfs: Path, tie_to_parent: bool) -> int:
-    seed = _seed(host)
+def _boot(host: LabHost, rootfs: Path, tie_to_parent: bool, password_login: bool = False) -> int:
+    seed = _seed(host, password_login)
     log = open(seed.parent / "console.log", "w")  # noqa: SIM115 - handed to the child
     argv = [
         "systemd-nspawn", "--quiet", f"--directory={rootfs}", "--boot", "--register=no",
@@ -212,11 +223,32 @@ def _wait_all(hosts: list[LabHost]) -> dict[str, str]:
     return {h.name: u for h, u in zip(hosts, units, strict=True) if u}
 
 
+def _describe(host: LabHost) -> str:
+    return host.release + (f", {host.like}-like" if host.like else "")
+
+
+def _set_root_password(host: LabHost, password: vps.Password) -> None:
+    """On chpasswd's stdin over SSH: never in an argv (ps), a file or a log on this machine."""
+    proc = subprocess.run(ssh_argv(host, "chpasswd"), input=vps.chpasswd_input(password),
+                          capture_output=True)
+    if proc.returncode != 0:
+        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise DsuError(f"setting root's password on lab host {host.name} failed: {last[0]}")
+
+
 def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress | None = None,
-       tie_to_parent: bool = False) -> list[LabHost]:
-    """Boot *count* hosts (or reuse the ones already running under those names)."""
+       tie_to_parent: bool = False, like: str = "",
+       root_password: vps.Password | None = None) -> list[LabHost]:
+    """Boot *count* hosts (or reuse the ones already running under those names). *like* "vps":
+    hosts as a VPS is delivered (vps.py), with root's password set to *root_password* if given;
+    "" boots plain hosts but reuses running ones of either kind (`dsu deploy --lab NAME` on a
+    vps-like NAME deploys to it)."""
     progress = progress or Progress()
     names = host_names(name, count)
+    if like and like not in vps.LIKES:
+        raise DsuError(f"unknown host kind {like!r}", f"use one of {', '.join(vps.LIKES)}")
+    if root_password is not None and like != "vps":
+        raise DsuError("a root password is for vps-like hosts only", "add --like vps")
     system.require_root()
     system.require_tools()
     rootfs = ensure_image(release, progress)
@@ -237,9 +269,13 @@ def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress 
             host_key = " ".join(host_key)
             for host_name in names:
                 if host_name in existing:
-                    if existing[host_name].release != release:
-                        raise DsuError(f"lab host {host_name} already runs "
-                                       f"{existing[host_name].release}", f"dsu lab down {host_name} first")
+                    found = existing[host_name]
+                    if found.release != release or (like and found.like != like):
+                        raise DsuError(f"lab host {host_name} already runs {_describe(found)}",
+                                       f"dsu lab down {host_name} first")
+                    if root_password is not None:
+                        raise DsuError(f"lab host {host_name} already runs; its root password is "
+                                       "set when it boots", f"dsu lab down {host_name} first")
                     progress.step("already running", host_name)
                     hosts.append(existing[host_name])
                     continue
@@ -249,11 +285,11 @@ def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress 
                                    "longer need")
                 index = free.pop(0)
                 host = LabHost(host_name, release, index, network.host_address(index), 0, time.time(),
-                               host_key)
-                host.pid = _boot(host, rootfs, tie_to_parent)
+                               host_key, like)
+                host.pid = _boot(host, rootfs, tie_to_parent, root_password is not None)
                 booted.append(host)  # before it is registered: an interruption in between stops it
                 _register(host)
-                progress.step(f"booting {release} at {host.address}", host_name)
+                progress.step(f"booting {_describe(host)} at {host.address}", host_name)
                 hosts.append(host)
             roster.write(state, registered(), ssh_key())
         failed = _wait_all(booted)
@@ -265,13 +301,17 @@ def up(name: str, count: int = 1, release: str = "bookworm", progress: Progress 
             for host in again:
                 progress.step(f"{failed[host.name]} failed at boot; booting it again", host.name)
                 _stop(host, forget=False)
-                host.pid = _boot(host, rootfs, tie_to_parent)
+                host.pid = _boot(host, rootfs, tie_to_parent, root_password is not None)
                 _register(host)
             failed = _wait_all(again)
         if failed:
             name, unit = next(iter(failed.items()))
             raise DsuError(f"lab host {name} failed to start {unit} twice",
                            f"see its console in {lab_dir() / 'run' / name / 'console.log'}")
+        if root_password is not None:
+            for host in booted:
+                _set_root_password(host, root_password)
+                progress.step("root's password set; sshd takes it", host.name)
     except BaseException:
         for host in booted:
             _stop(host)
@@ -378,7 +418,8 @@ def status() -> list[dict[str, str]]:
     rows = []
     for host in registered():
         row = {"name": host.name, "release": host.release, "address": host.address,
-               "pid": str(host.pid), "uptime": f"{time.time() - host.started:.0f}s"}
+               "pid": str(host.pid), "uptime": f"{time.time() - host.started:.0f}s",
+               "like": host.like or "-"}
         if not host.alive():
             row.update(state="stopped", pid1="-")
         else:

@@ -13,10 +13,24 @@ from dsu.paths import cache_dir, locked
 from dsu.progress import Progress
 
 RELEASES = ("bookworm", "trixie")
-# What a host needs before Salt reaches it: systemd as PID 1, SSH and a Python for salt-ssh.
-PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "openssh-server", "iproute2")
+# What a host needs before Salt reaches it: systemd as PID 1, SSH and a Python for salt-ssh;
+# ifupdown for vps-like hosts, addressed in /etc/network/interfaces as providers' images are.
+PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "openssh-server", "iproute2", "ifupdown")
 # Bump when the customisation below changes, so cached images are rebuilt.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
+
+# One image, two ways to bring up the network, chosen at boot by the host's seed: a seed with
+# /etc/network/interfaces (vps-like hosts, vps.py) is run by ifupdown alone, as on a provider's
+# Debian; any other by systemd-networkd alone, as before. A condition is read when the unit
+# starts, and the seed is bind-mounted before systemd starts, so this needs no reload.
+NETWORK_SWITCH = "/etc/dsu-lab/seed/etc/network/interfaces"
+NETWORK_DROP_INS = {
+    "networking.service": f"ConditionPathExists={NETWORK_SWITCH}",
+    "systemd-networkd.service": f"ConditionPathExists=!{NETWORK_SWITCH}",
+    # The socket too: skipping only the service would leave it re-triggering a skipped unit.
+    "systemd-networkd.socket": f"ConditionPathExists=!{NETWORK_SWITCH}",
+    "systemd-networkd-wait-online.service": f"ConditionPathExists=!{NETWORK_SWITCH}",
+}
 
 # Copies the per-host files dsu bind-mounts at /etc/dsu-lab/seed into place before the network and
 # sshd start; after that they are ordinary files that states may manage like on any server.
@@ -25,7 +39,7 @@ SEED_UNIT = """\
 Description=Seed this lab host with the settings dsu prepared for it
 DefaultDependencies=no
 After=local-fs.target
-Before=sysinit.target systemd-networkd.service ssh.service
+Before=sysinit.target systemd-sysctl.service systemd-networkd.service networking.service ssh.service
 ConditionPathIsDirectory=/etc/dsu-lab/seed
 
 [Service]
@@ -51,8 +65,14 @@ def _customise(rootfs: Path) -> None:
     (rootfs / "etc/hostname").unlink(missing_ok=True)
     (rootfs / "etc/machine-id").write_text("")
     (rootfs / "etc/systemd/system/dsu-lab-seed.service").write_text(SEED_UNIT)
-    # networkd gives host0 the static address the seed unit put in place.
-    system.run(["chroot", str(rootfs), "systemctl", "enable", "systemd-networkd",
+    for unit, condition in NETWORK_DROP_INS.items():
+        drop_in = rootfs / f"etc/systemd/system/{unit}.d/dsu-lab.conf"
+        drop_in.parent.mkdir(parents=True, exist_ok=True)
+        drop_in.write_text(f"# dsu lab: which hosts this unit runs on (dsu/lab/image.py).\n"
+                           f"[Unit]\n{condition}\n")
+    # networkd (or, on vps-like hosts, ifupdown) gives host0 the static address the seed unit put
+    # in place.
+    system.run(["chroot", str(rootfs), "systemctl", "enable", "systemd-networkd", "networking",
                 "dsu-lab-seed.service"], "enabling lab units in the image")
     for deb in (rootfs / "var/cache/apt/archives").glob("*.deb"):
         deb.unlink()

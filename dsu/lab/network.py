@@ -1,4 +1,5 @@
-"""The lab's own network: one bridge on the machine, a /24 of private addresses, the package proxy.
+"""The lab's own network: one bridge on the machine, a /24 of private addresses, and the process
+serving the package proxy, DNS and time on the bridge address.
 
 Each host sits in its own network namespace (systemd-nspawn --network-bridge), so firewall rules and
 net.* sysctls applied by states stay inside that host, while hosts can still reach one another.
@@ -75,26 +76,44 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _error_in(log: Path, offset: int) -> str:
+    """The `dsu: error:` line the services process wrote to *log* past *offset*, if any."""
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(offset)
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    errors = [line.removeprefix("dsu: error: ") for line in lines if line.startswith("dsu: error:")]
+    return f": {errors[-1]}" if errors else ""
+
+
 def ensure_proxy(state: Path) -> None:
-    """Start the package proxy on the bridge address unless ours already runs."""
+    """Start the lab's services on the bridge address (package proxy, DNS, NTP: one process,
+    services.py) unless ours already run."""
     pidfile = state / "proxy.pid"
     if pidfile.exists() and _pid_alive(int(pidfile.read_text())):
         return
     if _port_open(gateway(), proxy_port()):
         raise DsuError(f"port {proxy_port()} on {gateway()} is in use by another program",
                        "stop it, or set DSU_LAB_PROXY_PORT to a free port")
-    log = open(state / "proxy.log", "a")  # noqa: SIM115 - handed to the child
+    logfile = state / "proxy.log"
+    log = open(logfile, "a")  # noqa: SIM115 - handed to the child
+    offset = log.tell()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dsu", "lab", "proxy", "--address", gateway(),
          "--port", str(proxy_port()), "--cache", str(cache_dir() / "apt-proxy")],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         cwd=REPO_ROOT,
     )
+    log.close()
     pidfile.write_text(str(proc.pid))
     deadline = time.monotonic() + 10
+    # The proxy's port is bound last (services.py): when it answers, DNS and NTP listen too.
     while not _port_open(gateway(), proxy_port()):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise DsuError("the lab package proxy did not start", f"see {state / 'proxy.log'}")
+            raise DsuError(f"the lab's package proxy, DNS and time servers did not start"
+                           f"{_error_in(logfile, offset)}", f"see {logfile}")
         time.sleep(0.1)
 
 

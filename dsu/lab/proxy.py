@@ -12,7 +12,7 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 PASS_REQUEST_HEADERS = ("If-Modified-Since", "If-None-Match", "Range", "Cache-Control")
 PASS_RESPONSE_HEADERS = ("Content-Type", "Last-Modified", "ETag", "Content-Range", "Accept-Ranges")
@@ -51,9 +51,24 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._forward(send_body=False)
 
+    def _target(self) -> SplitResult | None:
+        """The URL asked for. apt talking to a proxy sends the absolute form
+        (`GET http://deb.debian.org/debian/...`); a client that resolved an archive name to the
+        gateway through the lab's DNS and asked it directly sends the origin form
+        (`GET /debian/...`) with the archive in its Host header, whose port is the proxy's own."""
+        try:
+            if self.path.startswith("/"):
+                host = urlsplit(f"//{self.headers.get('Host', '')}").hostname
+                return urlsplit(f"http://{host}{self.path}") if host else None
+            url = urlsplit(self.path)
+            url.port  # noqa: B018 - raises ValueError for a port that is not a number
+            return url
+        except ValueError:
+            return None
+
     def _forward(self, send_body: bool) -> None:
-        url = urlsplit(self.path)
-        if url.scheme != "http" or url.hostname not in self.server.allowed_hosts:
+        url = self._target()
+        if url is None or url.scheme != "http" or url.hostname not in self.server.allowed_hosts:
             self.send_error(403, "the lab proxy only forwards to this machine's apt mirrors")
             return
         cached = self.server.cache_path(url.hostname, url.path)
@@ -65,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException) as exc:
             self.send_error(502, f"upstream failed: {exc}")
 
-    def _fetch(self, url: object, cached: Path | None, send_body: bool) -> None:
+    def _fetch(self, url: SplitResult, cached: Path | None, send_body: bool) -> None:
         conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=UPSTREAM_TIMEOUT)
         target = url.path + (f"?{url.query}" if url.query else "")
         headers = {h: self.headers[h] for h in PASS_REQUEST_HEADERS if self.headers.get(h)}

@@ -1,4 +1,5 @@
-"""ops.health_check renders from pillar, and is the last step of a production host's highstate."""
+"""ops.health_check renders from pillar, and is the last step of a production or hardened host's
+highstate."""
 
 import pytest
 import salt.utils.yaml
@@ -64,8 +65,9 @@ def _top_states(caller, profile):
     return client.cmd("state.show_top")["base"]
 
 
-def test_production_highstate_ends_with_the_health_gate(caller):
-    assert _top_states(caller, "production")[-1] == "ops.health_check"
+@pytest.mark.parametrize("profile", ["production", "hardened"])
+def test_production_and_hardened_highstates_end_with_the_health_gate(caller, profile):
+    assert _top_states(caller, profile)[-1] == "ops.health_check"
 
 
 def test_other_profiles_have_no_gate(caller):

@@ -40,3 +40,12 @@ def test_bad_pillar_refuses_to_render_naming_the_key(refused_render, logging, pr
     assert f"{len(problems)} parameter(s) break" in message, message
     for problem in problems:
         assert problem in message, (problem, message)
+
+
+def test_application_logs_get_a_copytruncate_policy_each(render_sls):
+    states = render_sls("core.logging", "core:\n  logging:\n    logrotate:\n      applications:\n"
+                        "        api: {paths: [/srv/api/logs/*.log], rotate: 30}\n")
+    policy = state_arg(states["core-logging-logrotate-applications"], "file", "contents")
+    assert "# api\n/srv/api/logs/*.log {\n    daily\n    rotate 30\n    maxsize 100M\n" in policy
+    assert "# apps\n/var/log/apps/*.log /var/log/apps/*/*.log {" in policy
+    assert policy.count("copytruncate") == 2

@@ -19,6 +19,15 @@ def test_systemd_host_gets_dropins_reload_and_resolved(render_sls):
     assert "core-systemd-resolved-running" in states
 
 
+def test_upstream_dns_is_kept_before_the_package_transaction(render_sls):
+    states = render_sls("core.systemd", "core:\n  systemd:\n    resolved: {dns: [192.0.2.53]}",
+                        facts={"init": "systemd"})
+    kept = states["core-systemd-upstream-dns-kept"]["upstream_dns"]
+    assert {"servers": ["192.0.2.53"]} in kept and {"order": 1} in kept
+    assert {"upstream_dns": "core-systemd-upstream-dns-kept"} in \
+        state_arg(states["core-systemd-resolved-running"], "service", "watch")
+
+
 def test_non_systemd_host_skips_with_reason(render_sls):
     states = render_sls("core.systemd", facts={"init": "init"})
     assert list(states) == ["core-systemd-skipped"], states

@@ -145,20 +145,22 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def boot_host(name, release="bookworm"):
-    """Boot one new lab host tied to this process; the caller stops it (lab.down)."""
+def boot_host(name, release="bookworm", like="", root_password=None):
+    """Boot one new lab host tied to this process; the caller stops it (lab.down). *like*
+    "vps": a host as a fresh VPS is delivered, root's password *root_password* (vps.Password)."""
     _require_lab()
     try:
-        (host,) = lab.up(name, 1, release, tie_to_parent=True)
+        (host,) = lab.up(name, 1, release, tie_to_parent=True, like=like,
+                         root_password=root_password)
     except DsuError as exc:
         pytest.fail(f"the lab could not start: {exc.one_line()}")
     return host
 
 
 @contextmanager
-def booted_host(name, release="bookworm") -> Iterator:
+def booted_host(name, release="bookworm", like="", root_password=None) -> Iterator:
     """boot_host for a block (a module fixture's host): stopped however the block ends."""
-    host = boot_host(name, release)
+    host = boot_host(name, release, like, root_password)
     try:
         yield host
     finally:

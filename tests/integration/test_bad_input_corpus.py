@@ -18,8 +18,6 @@ test_no_secret_left_behind.py.
 """
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 
 import pytest
@@ -32,9 +30,10 @@ from dsu.saltssh import salt_ssh
 from tests.conftest import REPO
 from tests.integration.conftest import booted_host
 from tests.support import hostsnapshot
+from tests.support.dsucli import run_dsu
 from tests.support.leaks import host_leaks, operator_leaks, stamp
-from tests.support.preflighttree import CANARIES, VALUE_CANARIES, write_tree
-from tests.support.sopskeys import gnupg_home_at, key_env, stop_gpg_agent
+from tests.support.preflighttree import CANARIES, VALUE_CANARIES, operator_env, write_tree
+from tests.support.sopskeys import gnupg_home_at, stop_gpg_agent
 
 SECRETS = [*CANARIES.values(), VALUE_CANARIES["pem"].splitlines()[1], VALUE_CANARIES["token"]]
 CASE_FILE = "case.sls"  # the case's pillar, added to every host's top (salt/top.sls's "*" list)
@@ -109,9 +108,9 @@ def before(host):
 def _tree(tmp_path, keys, host, case):
     tree = write_tree(tmp_path, keys, host.name)
     top = tree.pillar / "top.sls"
-    listed = '{"*": ["defaults", "secrets.provider"]}'
+    listed = '{"*": ["deploy", "defaults", "secrets.provider"]}'
     assert listed in top.read_text()
-    top.write_text(top.read_text().replace(listed, '{"*": ["defaults", "secrets.provider", "case"]}'))
+    top.write_text(top.read_text().replace(listed, listed[:-2] + ', "case"]}'))
     (tree.pillar / CASE_FILE).write_text(case.text)
     if case.required:
         provider = tree.pillar / "secrets" / "provider.yaml"
@@ -119,16 +118,6 @@ def _tree(tmp_path, keys, host, case):
         data["required"] += list(case.required)
         provider.write_text(yaml.safe_dump(data))
     return tree
-
-
-def _env(tree, temp):
-    env = dict(os.environ)
-    for name, value in {**key_env(tree.keys), "TMPDIR": str(temp)}.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
 
 
 def _assert_clean(host, since, temp, output=""):
@@ -144,12 +133,10 @@ def test_preflight_refuses_naming_file_and_key(host, keys, before, tmp_path, cas
     tree = _tree(tmp_path, keys, host, case)
     temp = tmp_path / "tmp"
     temp.mkdir()
-    argv = [sys.executable, "-m", "dsu", "preflight", host.name, "--config-dir", str(tree.config),
-            "--pillar-root", str(tree.pillar)]
     stop_gpg_agent(tree.keys.path)
     since = stamp(host)
-    proc = subprocess.run(argv, cwd=REPO, env=_env(tree, temp), capture_output=True, text=True,
-                          timeout=600)
+    proc = run_dsu("preflight", host.name, "--config-dir", str(tree.config), "--pillar-root",
+                   str(tree.pillar), env=operator_env(tree, temp))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     named = [line for line in proc.stdout.splitlines() if case.file in line and case.key in line]
     assert named, f"no problem names {case.file} and {case.key}:\n{proc.stdout}"
@@ -164,7 +151,7 @@ def test_a_highstate_without_preflight_is_refused_at_render(host, keys, before, 
     tree = _tree(tmp_path, keys, host, case)
     temp = tmp_path / "tmp"
     temp.mkdir()
-    for name, value in _env(tree, temp).items():
+    for name, value in operator_env(tree, temp).items():
         monkeypatch.setenv(name, value)
     stop_gpg_agent(tree.keys.path)
     since = stamp(host)
@@ -190,8 +177,7 @@ def test_a_highstate_without_preflight_is_refused_at_render(host, keys, before, 
     (["deploy", "--lab", "bad name!"], "--lab"),
 ])
 def test_bad_cli_arguments_are_one_line_and_exit_2(argv, says):
-    proc = subprocess.run([sys.executable, "-m", "dsu", *argv], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    proc = run_dsu(*argv, timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0] and "Traceback" not in proc.stderr, proc.stderr

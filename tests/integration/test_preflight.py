@@ -21,16 +21,16 @@ temporary pillar trees (--pillar-root) and a Salt config whose gpg_keydir holds 
 
 import os
 import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import REPO
 from tests.integration.conftest import booted_host
 from tests.support import hostsnapshot
+from tests.support.dsucli import run_dsu
 from tests.support.leaks import host_leaks, operator_leaks, stamp
-from tests.support.preflighttree import CANARIES, PLAINTEXT, write_tree
-from tests.support.sopskeys import gnupg_home_at, key_env, stop_gpg_agent
+from tests.support.preflighttree import CANARIES, PLAINTEXT, operator_env, write_tree
+from tests.support.sopskeys import gnupg_home_at, stop_gpg_agent
 
 SECRETS = [*CANARIES.values(), PLAINTEXT]
 
@@ -63,21 +63,14 @@ def _agents(home):
 
 
 def _dsu_preflight(host, tree, tmp_path):
-    env = dict(os.environ)
     temp = tmp_path / "tmp"  # salt-ssh's temp files on this side: the state bundles before sending
     temp.mkdir()
-    for name, value in {**key_env(tree.keys), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-                        "TMPDIR": str(temp)}.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    argv = [sys.executable, "-m", "dsu", "preflight", host.name, "--config-dir", str(tree.config),
-            "--pillar-root", str(tree.pillar)]
+    env = operator_env(tree, temp, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
     stop_gpg_agent(tree.keys.path)  # started by the key import: let preflight start its own
     agents = _agents(tree.keys.path)
     since = stamp(host)
-    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    proc = run_dsu("preflight", host.name, "--config-dir", str(tree.config), "--pillar-root",
+                   str(tree.pillar), env=env)
     for secret in SECRETS:
         assert secret not in proc.stdout + proc.stderr, "a secret value was printed"
     assert _agents(tree.keys.path) == agents, "preflight left the gpg-agent it started running"

@@ -8,6 +8,7 @@ named like secrets), two of them allowed, and alias bombs in a plain, a SOPS and
 The secret values are canaries: a test can assert that none of them is ever printed.
 """
 
+import os
 import shutil
 import textwrap
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import yaml
 
 from dsu.secrets import sopsfile
 from dsu.secrets.files import gpg_encrypt_value
-from tests.support.sopskeys import GnupgHome, gnupg_home_at, make_age_identity, make_pgp_key
+from tests.support.sopskeys import GnupgHome, gnupg_home_at, key_env, make_age_identity, make_pgp_key
 
 LISTED = "(listed in secrets:required, declared in secrets/provider.yaml)"
 
@@ -179,3 +180,15 @@ def _plant_by_value(tree: Tree, targets: dict) -> None:
         ("secrets/gpg/bomb.sls", not_scanned),
         ("secrets/gpg/bomb.sls", refused),
     ]
+
+
+def operator_env(tree: Tree, temp: Path, **extra: str) -> dict[str, str]:
+    """This process's environment with GnuPG/age seeing exactly the tree's keys (sopskeys.key_env),
+    TMPDIR at *temp* (where salt-ssh packs a state bundle before sending it) and *extra*."""
+    env = dict(os.environ)
+    for name, value in {**key_env(tree.keys), "TMPDIR": str(temp), **extra}.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env

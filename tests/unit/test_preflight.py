@@ -53,6 +53,19 @@ def test_parameter_problems_name_the_file_that_sets_the_key(tmp_path):
         "secrets:values:a is missing"]
 
 
+def test_profile_problems_name_the_file_that_sets_the_key(tmp_path):
+    (tmp_path / "web1.sls").write_text("deploy:\n  profile: production\n"
+                                       "health_check:\n  fail_on_mandatory: false\n")
+    rule = "deploy:profile production: health_check:fail_on_mandatory: is false, must be one of true"
+    absent = "deploy:profile production: security:firewall:enabled: is false, must be one of true"
+    two = ("deploy:profile is 'production': h is in two profiles: dev (pillar deploy/profiles.yaml), "
+           "production (its own deploy:profile), must be in exactly one")
+    ret = {STATE: {"result": False, "problems": [rule, absent, two], "parameter_problems": [],
+                   "profile_problems": [rule, absent]}}
+    assert [p.line() for p in preflight.target_problems("h", SaltRun(1, {"h": ret}, ""), [tmp_path])] == [
+        f"h: {rule} (set in {tmp_path}/web1.sls)", f"h: {absent}", f"h: {two} (set in {tmp_path}/web1.sls)"]
+
+
 def test_a_pillar_render_error_names_the_file_with_salts_line_and_column(tmp_path):
     (tmp_path / "web1.sls").write_text("core:\n  time: [\n")
     log = ("[CRITICAL] Rendering SLS 'web1' failed, render error:\nwhile parsing a flow sequence\n"

@@ -1,5 +1,5 @@
 {#- core.logging: persistent, rate-limited journald; rsyslog with optional forwarding; logrotate
-    policy for the deploy system's own logs. This role alone owns journald's drop-in and
+    policies for the deploy system's own logs and for application logs. This role alone owns journald's drop-in and
     /var/log/journal (core.systemd leaves both alone). -#}
 {%- from tpldir ~ "/map.jinja" import logging with context %}
 {%- from "core/libini.jinja" import ini_section with context %}
@@ -98,5 +98,30 @@ core-logging-logrotate-policy:
             delaycompress
             create 0640 root adm
         }
+    - require:
+      - pkg: core-logging-packages-installed
+
+core-logging-logrotate-applications:
+  file.managed:
+    - name: {{ logging.logrotate.applications_file }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - check_cmd: logrotate -d
+    - contents: |
+        # Managed by deploy-system-unified (core.logging): application logs.
+{%- for app, policy in logging.logrotate.applications | dictsort %}
+        # {{ app }}
+        {{ policy.paths | join(" ") }} {
+            {{ policy.get("frequency", logging.logrotate.frequency) }}
+            rotate {{ policy.get("rotate", logging.logrotate.rotate) }}
+            maxsize {{ policy.get("maxsize", logging.logrotate.maxsize) }}
+            missingok
+            notifempty
+            compress
+            delaycompress
+            copytruncate
+        }
+{%- endfor %}
     - require:
       - pkg: core-logging-packages-installed

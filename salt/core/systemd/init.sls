@@ -33,6 +33,15 @@ core-systemd-daemon-reloaded:
       - file: core-systemd-manager-dropin
 {%-   if systemd.resolved.enabled %}
 
+core-systemd-upstream-dns-kept:
+  upstream_dns.kept:
+    - name: {{ systemd.resolved.upstream_dropin }}
+    - servers: {{ systemd.resolved.dns | json }}
+    - record: {{ systemd.resolved.dns_record }}
+    # Before the package transaction: installing systemd-resolved replaces a static resolv.conf
+    # (the provider's servers) with its stub.
+    - order: 1
+
 core-systemd-resolved-dropin:
   file.managed:
     - name: {{ systemd.resolved.dropin }}
@@ -52,6 +61,7 @@ core-systemd-resolved-running:
       - pkg: core-systemd-packages-installed
     - watch:
       - file: core-systemd-resolved-dropin
+      - upstream_dns: core-systemd-upstream-dns-kept
 {%-   else %}
 {{ skip("core-systemd-resolved-skipped", "systemd-resolved is disabled (core:systemd:resolved:enabled)") }}
 {%-   endif %}

@@ -28,7 +28,7 @@ class Upstream(BaseHTTPRequestHandler):
 
 
 def _serve(server):
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return server
 
@@ -78,3 +78,53 @@ def test_other_hosts_and_path_tricks_are_refused(proxy):
     assert _get(server, "http://elsewhere.test/debian/x.deb")[0] == 403
     assert _get(server, "https://127.0.0.1/x.deb")[0] == 403
     assert server.cache_path("127.0.0.1", "/a/../../etc/x.deb") is None
+
+
+
+def _get_origin_form(proxy, path, host):
+    conn = http.client.HTTPConnection(*proxy.server_address, timeout=5)
+    conn.putrequest("GET", path, skip_host=True)
+    if host is not None:
+        conn.putheader("Host", host)
+    conn.endheaders()
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+@pytest.fixture
+def upstream_calls(proxy, monkeypatch):
+    """Where the proxy connects: recorded, and port 80 (an archive's) sent to the test upstream."""
+    server, upstream_port = proxy
+    calls, real = [], http.client.HTTPConnection
+
+    def connect(host, port=None, timeout=None):
+        if port != server.server_address[1]:  # not the test's own request to the proxy
+            calls.append((host, port))
+        return real(host, upstream_port if port == 80 else port, timeout=timeout)
+
+    monkeypatch.setattr(http.client, "HTTPConnection", connect)
+    return calls
+
+
+def test_origin_form_takes_the_archive_from_the_host_header(proxy, upstream_calls):
+    # A client that resolved an archive name to the gateway (the lab's DNS) and asked it
+    # directly: the path alone, the archive in Host, with the port it connected to (the proxy's).
+    server, _ = proxy
+    status, body = _get_origin_form(server, "/debian/pool/main/h/hello_1.deb", "127.0.0.1:3142")
+    assert (status, body) == (200, b"content of /debian/pool/main/h/hello_1.deb")
+    assert upstream_calls == [("127.0.0.1", 80)]  # the archive's port, not the proxy's
+
+
+def test_origin_form_is_refused_for_other_hosts_or_no_host(proxy, upstream_calls):
+    server, _ = proxy
+    assert _get_origin_form(server, "/debian/x.deb", "elsewhere.test")[0] == 403
+    assert _get_origin_form(server, "/debian/x.deb", None)[0] == 403
+    assert _get_origin_form(server, "/debian/x.deb", "")[0] == 403
+    assert upstream_calls == []
+
+
+def test_a_port_that_is_no_number_is_refused(proxy, upstream_calls):
+    server, _ = proxy
+    assert _get(server, "http://127.0.0.1:99999/x.deb")[0] == 403
+    assert _get(server, "http://127.0.0.1:port/x.deb")[0] == 403
+    assert upstream_calls == []
