@@ -32,25 +32,35 @@ def _files(roots: list[Path]) -> Iterator[Path]:
             yield from sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
 
 
+def _text(path: Path) -> str | None:
+    """A pillar file's text, or None when it cannot be read or is over a bound (the secrets checks
+    report those)."""
+    try:
+        return yamlread.read_text(path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
 def has_jinja(path: Path) -> bool:
     """Whether the pillar file at *path* has Jinja in it (False when it cannot be read)."""
-    try:
-        return any(mark in yamlread.read_text(path) for mark in _JINJA)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
+    text = _text(path)
+    return text is not None and any(mark in text for mark in _JINJA)
+
+
+def _plain_text(path: Path) -> str | None:
+    """The text of a plain YAML pillar file; None for one Salt must render first (Jinja, a #!
+    renderer line other than yaml) or one that cannot be read."""
+    text = _text(path)
+    if text is None or any(mark in text for mark in _JINJA) or renderers(text) not in ([], ["yaml"]):
+        return None
+    return text
 
 
 def _plain_data(path: Path) -> tuple[bool, Any]:
-    """(True, data) for a plain YAML pillar file, (False, None) for one Salt must render first
-    (Jinja, a #! renderer line other than yaml) or one that cannot be read or parsed."""
+    """(True, data) for a plain YAML pillar file that parses, else (False, None)."""
+    text = _plain_text(path)
     try:
-        text = yamlread.read_text(path)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False, None
-    if any(mark in text for mark in _JINJA) or renderers(text) not in ([], ["yaml"]):
-        return False, None
-    try:
-        return True, yamlread.load(text)
+        return (True, yamlread.load(text)) if text is not None else (False, None)
     except yaml.YAMLError:
         return False, None
 
@@ -59,16 +69,12 @@ def syntax_problems(roots: list[Path]) -> list[Problem]:
     """A problem for each plain YAML pillar file that does not parse, with line and column."""
     found = []
     for path in _files(roots):
+        text = _plain_text(path)
         try:
-            text = yamlread.read_text(path)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue  # the secrets checks report what cannot be read or is over a bound
-        if any(mark in text for mark in _JINJA) or renderers(text) not in ([], ["yaml"]):
-            continue
-        try:
-            yamlread.load(text)
+            if text is not None:
+                yamlread.load(text)
         except yamlread.YamlRefused:
-            continue
+            continue  # reported by the plaintext scan, with the bound
         except yaml.YAMLError as exc:
             found.append(Problem(str(path), f"not valid YAML: {yaml_error(exc)}"))
     return found

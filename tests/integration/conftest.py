@@ -212,3 +212,34 @@ def isolated_lab(tmp_path, monkeypatch):
         yield dsu
     finally:
         dsu("lab", "down", "--all", check=False)
+
+
+# --- one lab host per module, for the modules that check a whole run against it ----------------
+# (preflight, profiles, the bad-input corpus: a module-scoped host, a GnuPG home with the test key,
+# and the host's state before any run, to prove a refused run changed nothing). A module that
+# defines its own host fixture uses that one.
+
+
+@pytest.fixture(scope="module")
+def host(request):
+    """A Debian 12 lab host named after the test module; stopped however the module ends."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:6].replace("_", "-")
+    with booted_host(f"{name}{os.getpid()}") as booted:
+        yield booted
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    """A GnuPG home with the sops test key, for the module's pillar trees."""
+    from tests.support.sopskeys import gnupg_home_at  # noqa: PLC0415 - support imports this file
+
+    with gnupg_home_at(tmp_path_factory.mktemp("module-keys") / "gnupg") as home:
+        yield home
+
+
+@pytest.fixture(scope="module")
+def before(host):
+    """The module host's state before any run (tests/support/hostsnapshot.py)."""
+    from tests.support import hostsnapshot  # noqa: PLC0415 - it imports this file
+
+    return hostsnapshot.baseline(host)

@@ -17,7 +17,6 @@ the operator's salt-ssh killed mid-run) are in test_interrupted_runs.py and
 test_no_secret_left_behind.py.
 """
 
-import os
 from dataclasses import dataclass
 
 import pytest
@@ -28,12 +27,11 @@ from dsu.lab.roster import roster_path
 from dsu.saltconfig import salt_config_dir, setup
 from dsu.saltssh import salt_ssh
 from tests.conftest import REPO
-from tests.integration.conftest import booted_host
 from tests.support import hostsnapshot
 from tests.support.dsucli import run_dsu
 from tests.support.leaks import host_leaks, operator_leaks, stamp
 from tests.support.preflighttree import CANARIES, VALUE_CANARIES, operator_env, write_tree
-from tests.support.sopskeys import gnupg_home_at, stop_gpg_agent
+from tests.support.sopskeys import stop_gpg_agent
 
 SECRETS = [*CANARIES.values(), VALUE_CANARIES["pem"].splitlines()[1], VALUE_CANARIES["token"]]
 CASE_FILE = "case.sls"  # the case's pillar, added to every host's top (salt/top.sls's "*" list)
@@ -86,23 +84,6 @@ CASES = [
         f" *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
         for i in range(9)), "alias"),
 ]
-
-
-@pytest.fixture(scope="module")
-def host():
-    with booted_host(f"c{os.getpid()}") as booted:
-        yield booted
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    with gnupg_home_at(tmp_path_factory.mktemp("corpus") / "gnupg") as home:
-        yield home
-
-
-@pytest.fixture(scope="module")
-def before(host):
-    return hostsnapshot.baseline(host)
 
 
 def _tree(tmp_path, keys, host, case):

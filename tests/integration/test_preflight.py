@@ -19,37 +19,16 @@ temporary pillar trees (--pillar-root) and a Salt config whose gpg_keydir holds 
   its checks and salt-ssh's pillar compile decrypt with) is left running.
 """
 
-import os
 import subprocess
 
-import pytest
-
 from tests.conftest import REPO
-from tests.integration.conftest import booted_host
 from tests.support import hostsnapshot
 from tests.support.dsucli import run_dsu
 from tests.support.leaks import host_leaks, operator_leaks, stamp
 from tests.support.preflighttree import CANARIES, PLAINTEXT, operator_env, write_tree
-from tests.support.sopskeys import gnupg_home_at, stop_gpg_agent
+from tests.support.sopskeys import stop_gpg_agent
 
 SECRETS = [*CANARIES.values(), PLAINTEXT]
-
-
-@pytest.fixture(scope="module")
-def host():
-    with booted_host(f"p{os.getpid()}") as booted:
-        yield booted
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    with gnupg_home_at(tmp_path_factory.mktemp("preflight") / "gnupg") as home:
-        yield home
-
-
-@pytest.fixture(scope="module")
-def before(host):
-    return hostsnapshot.baseline(host)
 
 
 def _assert_unchanged(host, before):
