@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one entry point on a fresh Debian 12 machine, as root. Safe to re-run.
 #
-#   ./bootstrap.sh deploy [dsu deploy options]   set up, boot a lab host, apply the highstate to it
-#                                                over salt-ssh, verify, and say where the evidence is
+#   ./bootstrap.sh deploy [dsu deploy options]   set up, boot a lab host as a new VPS is delivered,
+#                                                deploy it from first contact over salt-ssh, verify,
+#                                                and say where the evidence is
 #   ./bootstrap.sh test [pytest options]         set up, then run the whole test suite
 #   ./bootstrap.sh setup                         set up only: system packages and ./.venv
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 
 # What the lab and the tests need from Debian; nothing else is assumed to be installed.
 APT_PACKAGES=(
-  ca-certificates debootstrap systemd-container openssh-client iproute2 gnupg
+  ca-certificates debootstrap systemd-container openssh-client sshpass iproute2 gnupg
   python3 python3-venv python3-dev gcc
 )
 
@@ -57,7 +58,7 @@ case "$command" in
     require_root setup; setup_system; setup_venv; say "ready: .venv/bin/dsu --help" ;;
   deploy)
     require_root deploy; setup_system; setup_venv
-    exec .venv/bin/dsu deploy --lab quickstart "$@" ;;
+    exec .venv/bin/dsu deploy --lab quickstart --like vps "$@" ;;
   test)
     require_root test; setup_system; setup_venv
     results=$(mktemp --suffix=.xml)

@@ -97,23 +97,41 @@ def __virtual__():
 # --- configuration -----------------------------------------------------------------------------
 
 
-def config(overrides=None):
+def _profile_layers(deploy):
+    """The checks every profile has, then those of the host's profile (pillar deploy:profile),
+    from pillar deploy:health_checks (pillar/deploy/health.yaml)."""
+    by_profile = deploy.get("health_checks") or {}
+    if not isinstance(by_profile, dict):
+        raise CommandExecutionError("pillar deploy:health_checks must be a mapping of profile to "
+                                    "health checks")
+    return [by_profile.get("all") or {}, by_profile.get(deploy.get("profile")) or {}]
+
+
+def config(overrides=None, profile=False):
     """
-    Return the effective health configuration: :data:`DEFAULTS`, then pillar ``health_check``,
-    then *overrides* (a dict), each merged recursively over the previous. ``use_defaults: false``
-    in either starts from nothing instead of the defaults.
+    Return the effective health configuration: :data:`DEFAULTS`, then with *profile* the checks
+    of the host's deployment profile (pillar ``deploy:health_checks``: ``all`` and the one of
+    ``deploy:profile``, from pillar/deploy/health.yaml), then pillar ``health_check``, then
+    *overrides* (a dict), each merged recursively over the previous. The last layer that sets
+    ``use_defaults`` decides whether the defaults are the start (false: start from nothing).
 
     CLI Example:
 
     .. code-block:: bash
 
         salt '*' health.config
+        salt '*' health.config profile=True
     """
     layers = [__pillar__.get("health_check") or {}, overrides or {}]
+    if profile:
+        layers[:0] = _profile_layers(__pillar__.get("deploy") or {})
     for layer in layers:
         if not isinstance(layer, dict):
             raise CommandExecutionError(f"health_check configuration must be a mapping, not {layer!r}")
-    use_defaults = all(layer.get("use_defaults", True) for layer in layers)
+    # The last layer that says decides: a pillar may turn the defaults back on under a profile
+    # that turned them off.
+    said = [layer["use_defaults"] for layer in layers if "use_defaults" in layer]
+    use_defaults = bool(said[-1]) if said else True
     merged = copy.deepcopy(DEFAULTS if use_defaults else BARE)
     for layer in layers:
         merged = salt.utils.dictupdate.merge(merged, copy.deepcopy(layer), strategy="recurse")
@@ -665,10 +683,11 @@ def summarize(results, run_id, host, started, finished, fail_on_mandatory=True):
     }
 
 
-def check(run_id=None, checks=None):
+def check(run_id=None, checks=None, profile=False):
     """
     Run every configured health check (pillar ``health_check`` over the defaults, then the
-    *checks* mapping over both) and return the ``health-check/v1`` summary. Network probes run
+    *checks* mapping over both; with *profile* the deployment profile's checks under the pillar's,
+    see :func:`config`) and return the ``health-check/v1`` summary. Network probes run
     concurrently, each bounded by its own timeout, so the run takes about as long as the slowest
     single probe. *run_id* names the run (default: pillar ``health_check:run_id``, else the UTC
     start time), so hosts checked together share one artifact directory.
@@ -680,8 +699,9 @@ def check(run_id=None, checks=None):
         salt '*' health.check
         salt '*' health.check run_id=20261124T101500Z --return health_json
         salt '*' health.check checks='{"units": {"caddy.service": {"enabled": false}}}'
+        salt '*' health.check profile=True
     """
-    cfg = config(checks)
+    cfg = config(checks, profile)
     started = _now()
     run_id = _run_id(run_id, cfg, started)
     results = _run_concurrently(_probes(cfg))

@@ -40,7 +40,8 @@ def _describe(summary):
     return "\n".join([head, *lines])
 
 
-def passing(name, run_id=None, checks=None, fail_on_mandatory=None, evidence_dir=None):
+def passing(name, run_id=None, checks=None, fail_on_mandatory=None, evidence_dir=None,
+            profile=False):
     """
     Run the health checks and fail when a mandatory one fails.
 
@@ -56,9 +57,12 @@ def passing(name, run_id=None, checks=None, fail_on_mandatory=None, evidence_dir
     evidence_dir
         Where the host-side copy ``<host>.json`` is kept (created if missing). Default:
         ``DEFAULT_DIR`` of ``_utils/health_report.py``.
+    profile
+        Also run the checks of the host's deployment profile, under the pillar's (see
+        ``health.config``).
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
-    summary = __salt__["health.check"](run_id=run_id, checks=checks)
+    summary = __salt__["health.check"](run_id=run_id, checks=checks, profile=profile)
     gate = summary["fail_on_mandatory"] if fail_on_mandatory is None else bool(fail_on_mandatory)
     summary["fail_on_mandatory"] = gate
     ret["health"] = summary

@@ -20,16 +20,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
-from dsu import __version__, deploy, idempotence, preflight
+from dsu import __version__, idempotence, preflight
 from dsu.bench import cli as bench_cli
+from dsu.deploy import cli as deploy_cli
 from dsu.errors import DsuError, one_line
 from dsu.lab import cli as lab_cli
 from dsu.privatetmp import private_tmpdir
 from dsu.secrets import agents
 from dsu.secrets import cli as secrets_cli
+from dsu.smoke import cli as smoke_cli
 
-REGISTRARS = (lab_cli.register, deploy.register, idempotence.register, secrets_cli.register,
-              preflight.register, bench_cli.register)
+REGISTRARS = (lab_cli.register, deploy_cli.register, idempotence.register, secrets_cli.register,
+              preflight.register, bench_cli.register, smoke_cli.register)
 INTERRUPTING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 

@@ -17,10 +17,13 @@ key directories are stopped when the check is done (dsu/secrets/agents.py).
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -43,6 +46,11 @@ class Findings(list[Problem]):
 
     checked: str = ""
     local: int = 0  # how many of them the checks on this side found
+    by_host: dict[str, list[Problem]]  # the problems found on each target (after the local ones)
+
+    def __init__(self, problems: Iterable[Problem] = ()) -> None:
+        super().__init__(problems)
+        self.by_host = {}
 
 
 def _pillar_render_problem(host: str, message: str, log: str, roots: list[Path]) -> Problem:
@@ -115,8 +123,9 @@ def target_problems(host: str, run: SaltRun, pillar_roots: list[Path] | None = N
 
 def check(targets: list[str], roster: Path, config_dir: Path | None = None,
           pillar_root: Path | None = None, progress: Progress | None = None,
-          timeout: float = 600) -> Findings:
-    """Every problem for *targets* of *roster*: the local checks once, then one salt-ssh run."""
+          timeout: float = 600, pillar: dict[str, Any] | None = None) -> Findings:
+    """Every problem for *targets* of *roster*: the local checks once, then one salt-ssh run
+    (with *pillar* over each target's own, as the deploy's runs will have it)."""
     progress = progress or Progress()
     conf = setup(config_dir, pillar_root)
     progress.step(f"local checks: pillar {', '.join(map(str, conf.pillar_roots))}, config {conf.config_dir}")
@@ -140,16 +149,19 @@ def check(targets: list[str], roster: Path, config_dir: Path | None = None,
         progress.step(f"{len(local)} local problem(s); salt-ssh state.apply preflight", ", ".join(targets))
         with salt_config_dir(conf, pillar_root) as salt_config:
             busy = wait_for_earlier_runs(targets, roster=roster, config_dir=salt_config)
-            run = _remote_check([t for t in targets if t not in busy], roster, salt_config, timeout)
+            run = _remote_check([t for t in targets if t not in busy], roster, salt_config, timeout,
+                                pillar)
     for target in targets:
         remote = [Problem(target, busy[target])] if target in busy \
             else target_problems(target, run, conf.pillar_roots)
         progress.step(f"{len(remote)} problem(s) on the target", target)
         found += remote
+        found.by_host[target] = remote
     return found
 
 
-def _remote_check(targets: list[str], roster: Path, config_dir: Path, timeout: float) -> SaltRun:
+def _remote_check(targets: list[str], roster: Path, config_dir: Path, timeout: float,
+                  pillar: dict[str, Any] | None = None) -> SaltRun:
     """``state.apply preflight test=True`` on *targets* in one salt-ssh run. It wipes salt-ssh's
     working directory on each target when done: the state bundle there holds the target's whole
     decrypted pillar, and a refused preflight must leave none behind (nor a passed one: the
@@ -157,7 +169,8 @@ def _remote_check(targets: list[str], roster: Path, config_dir: Path, timeout: f
     if not targets:
         return SaltRun(0, {}, "")
     try:
-        return salt_ssh(targets, "state.apply", "preflight", "test=True", roster=roster,
+        extra = [f"pillar={json.dumps(pillar)}"] if pillar else []
+        return salt_ssh(targets, "state.apply", "preflight", "test=True", *extra, roster=roster,
                         timeout=timeout, config_dir=config_dir, wipe=True)
     except subprocess.TimeoutExpired:
         return SaltRun(-1, {}, f"salt-ssh did not finish within {timeout:.0f}s")

@@ -4,6 +4,7 @@
       deploy:profile_matches  every profile whose list matches (preflight: "in no profile",
                               "in two profiles")
       deploy:fail_secure      true unless a later pillar file says otherwise
+      deploy:health_checks    the health checks of each profile (deploy/health.yaml)
     Rendered first (pillar/top.sls): a host's own deploy:profile in any later file overrides it,
     and preflight refuses the host when that disagrees with a list that names it.
     A malformed profiles.yaml stops the pillar, naming the file. #}
@@ -44,4 +45,9 @@
 {%- elif not matches and default is not none %}
 {%-   do deploy.update({"profile": default}) %}
 {%- endif %}
+{#- The health checks of each profile (deploy/health.yaml); the health module takes the host's
+    (deploy:profile, whichever file set it) under its own health_check pillar
+    (health.check profile=True). #}
+{%- import_yaml "deploy/health.yaml" as health %}
+{%- do deploy.update({"health_checks": health or {}}) %}
 deploy: {{ deploy | json }}

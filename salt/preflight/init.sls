@@ -10,12 +10,17 @@
     Pillar preflight:file_values (default True): also require every value core:secrets:files
     names. See docs/preflight.md. #}
 {%- from "core/libparams.jinja" import role_parameters with context %}
+{#- One list per area: core/roles.yaml, security/parts.yaml (pillar security:<part>). #}
 {%- import_yaml "core/roles.yaml" as core_roles %}
 {%- set roles = [] %}
 {%- for role in core_roles %}
 {%-   do roles.append(["core/" ~ role, role, ""]) %}
 {%- endfor %}
 {%- do roles.append(["ops/health_check", "health_check", "health_check"]) %}
+{%- import_yaml "security/parts.yaml" as security_parts %}
+{%- for part in security_parts %}
+{%-   do roles.append(["security/" ~ part, part, "security:" ~ part]) %}
+{%- endfor %}
 {%- set parameter_problems = [] %}
 {%- set merged = {} %}
 {%- for role_dir, role, pillar_key in roles %}

@@ -51,7 +51,7 @@ def test_a_clean_tree_has_no_local_problem(tmp_path, gnupg_home, env):
     problems, account = checks.local_problems(saltconfig.setup(tree.config, tree.pillar))
     assert problems == []
     # with secrets/plaintext-allow.yaml, deploy/init.sls and deploy/profiles.yaml
-    assert account.startswith("2 secrets file(s), 9 pillar file(s)")
+    assert account.startswith("2 secrets file(s), 10 pillar file(s)")
 
 
 def test_every_problem_of_a_broken_tree_in_one_run(tmp_path, gnupg_home, env):
@@ -170,7 +170,7 @@ def test_secrets_by_value_and_alias_bombs_of_a_hostile_tree_in_one_quick_run(tmp
     assert time.monotonic() - started < 5
     lines = _lines(problems)
     _expected(lines, tree.local)  # the allowed app:public_key and certs:web:chain are not among them
-    assert account.startswith("4 secrets file(s), 10 pillar file(s)")  # the three bombs not scanned
+    assert account.startswith("4 secrets file(s), 11 pillar file(s)")  # the three bombs not scanned
 
 
 def test_cli_names_file_and_key_path_of_each_value_secret_and_refuses_the_bombs(

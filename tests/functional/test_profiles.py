@@ -110,28 +110,39 @@ def _preflight(minion_opts, pillar_root, host):
                                                         [pillar_root])]
 
 
+def _deploy(minion_opts, host):
+    """The host's deploy pillar less the health checks (tested above)."""
+    deploy = _pillar(minion_opts, host)["deploy"]
+    deploy.pop("health_checks")
+    return deploy
+
+
 # --- the assignment: pillar/deploy/init.sls --------------------------------------------------------
 
 @pytest.mark.parametrize("profile", list(HOST))
 def test_the_list_that_names_the_host_is_its_profile(tree, minion_opts, profile):
     tree()
     deploy = _pillar(minion_opts, HOST[profile])["deploy"]
+    checks = deploy.pop("health_checks")
     assert deploy == {"profile": profile, "profile_matches": [profile], "fail_secure": True}
+    # Every profile's health checks (deploy/health.yaml), for health.check profile=True.
+    assert checks["all"]["use_defaults"] is False and "chrony.service" in checks["all"]["units"]
+    assert set(checks) == {"all", "production", "hardened", "ephemeral", "dev"}
 
 
 def test_no_list_and_no_default_two_lists_the_default_and_a_hosts_own_profile(tree, minion_opts):
     tree()
-    assert _pillar(minion_opts, "db1")["deploy"] == {"profile_matches": [], "fail_secure": True}
+    assert _deploy(minion_opts, "db1") == {"profile_matches": [], "fail_secure": True}
     tree(dict(ASSIGNED, dev=["lab-*", "web*"]))
-    assert _pillar(minion_opts, "web1")["deploy"] == {"profile_matches": ["production", "dev"],
-                                                     "fail_secure": True}
+    assert _deploy(minion_opts, "web1") == {"profile_matches": ["production", "dev"],
+                                            "fail_secure": True}
     tree(dict(ASSIGNED, default="dev"))
     assert _pillar(minion_opts, "db1")["deploy"]["profile"] == "dev"
     assert _pillar(minion_opts, "web1")["deploy"]["profile"] == "production"  # a list wins
     # a host's own deploy:profile (any file after deploy/init.sls) overrides; preflight compares
     tree(dict(ASSIGNED, default="dev"), {"deploy": {"profile": "hardened", "fail_secure": False}})
-    assert _pillar(minion_opts, "db1")["deploy"] == {"profile": "hardened", "profile_matches": [],
-                                                    "fail_secure": False}
+    assert _deploy(minion_opts, "db1") == {"profile": "hardened", "profile_matches": [],
+                                           "fail_secure": False}
     assert _pillar(minion_opts, "web1")["deploy"]["profile_matches"] == ["production"]
 
 
@@ -183,12 +194,12 @@ def test_each_break_is_refused_naming_host_profile_rule_and_file(tree, minion_op
 def test_every_break_at_once(tree, minion_opts):
     pillar = {"health_check": {"fail_on_mandatory": False}, "deploy": {"fail_secure": False},
               "security": {"firewall": {"enabled": False},
-                           "ssh": {"password_authentication": True, "permit_root_login": False}}}
+                           "ssh": {"password_authentication": True, "permit_root_login": "yes"}}}
     lines = _preflight(minion_opts, tree(host_pillar=pillar), "bastion1")
     assert [line.split(": ", 2)[2].split(",")[0] for line in lines] == [
         "deploy:fail_secure: is false", "health_check:fail_on_mandatory: is false",
         "security:firewall:enabled: is false", "security:ssh:password_authentication: is true",
-        "security:ssh:permit_root_login: is false"]
+        "security:ssh:permit_root_login: is 'yes'"]
 
 
 def test_a_host_in_no_profile_is_refused(tree, minion_opts):

@@ -30,18 +30,26 @@ def _require_lab():
         pytest.fail("integration tests need root: lab hosts are systemd-nspawn machines")
 
 
-@pytest.fixture(scope="session")
-def lab_hosts():
-    """Fresh Debian 12 hosts: [0] for salt-ssh, [1] for a minion, [2] for salt-call --local."""
+@contextmanager
+def booted_hosts(name, count) -> Iterator:
+    """*count* new Debian 12 lab hosts booted at once, tied to this process, for a block; stopped
+    however the block ends."""
     _require_lab()
     try:
-        booted = lab.up(f"t{os.getpid()}", count=3, tie_to_parent=True)
+        booted = lab.up(name, count=count, tie_to_parent=True)
     except DsuError as exc:
         pytest.fail(f"the lab could not start: {exc.one_line()}")
     try:
         yield booted
     finally:
         lab.down([h.name for h in booted])
+
+
+@pytest.fixture(scope="session")
+def lab_hosts():
+    """Fresh Debian 12 hosts: [0] for salt-ssh, [1] for a minion, [2] for salt-call --local."""
+    with booted_hosts(f"t{os.getpid()}", 3) as booted:
+        yield booted
 
 
 @pytest.fixture(scope="session")

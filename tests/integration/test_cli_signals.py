@@ -142,7 +142,7 @@ def test_sigterm_of_deploy_stops_the_hosts_it_booted(lab_env, tmp_path):
     env, tmpdir = lab_env
     out = tmp_path / "out"
     command = Command(env, "deploy", "--lab", "sigdeploy", "--out", str(out))
-    command.wait_for("state.apply via salt-ssh on sigdeploy")
+    command.wait_for("highstate: state.apply")
     code, took = command.terminate()
 
     assert code == 128 + signal.SIGTERM and took < EXIT_WITHIN_SECONDS, "\n".join(command.lines)

@@ -125,7 +125,7 @@ def test_units_endpoints_and_disk_on_a_real_host(host, schema):
 
 
 def _gate(host, checks, *extra):
-    pillar = {"health_check": checks}
+    pillar = {"health_check": {"profile_checks": False, **checks}}
     run = salt_ssh([host.name], "state.apply", "ops.health_check", *extra,
                    f"pillar={json.dumps(pillar)}", roster=_roster())
     return run, summarize_states(run.returns.get(host.name, [run.stderr]))
@@ -165,7 +165,7 @@ def test_optional_failure_leaves_the_gate_green_and_idempotent(host):
               "units": {"ssh.service": {}},
               "endpoints": {"web": {"url": "http://127.0.0.1:8080/"},
                             "closed": {"url": "http://127.0.0.1:8099/", "mandatory": False}}}
-    converge(host, "ops.health_check", {"health_check": checks})
+    converge(host, "ops.health_check", {"health_check": {"profile_checks": False, **checks}})
     evidence = _host_evidence(host)
     assert evidence["overall_status"] == "warn" and evidence["overall_ok"] is True
     assert evidence["mandatory_failures"] == []

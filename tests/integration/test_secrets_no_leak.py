@@ -44,7 +44,8 @@ def test_canaries_reach_their_files_and_nothing_else(fresh_host, operator, tmp_p
     host = fresh_host()
     since = stamp(host)
     pillar = json.dumps({"core": {"secrets": {"files": FILES}},
-                         "health_check": {"use_defaults": False, "units": {"ssh.service": {}}}})
+                         "health_check": {"use_defaults": False, "profile_checks": False,
+                                          "units": {"ssh.service": {}}}})
     outputs = []
     # Every state run wipes salt-ssh's working directory on the host when it ends, as dsu's
     # do: its state bundle (salt_state.tgz) carries the decrypted pillar.

@@ -88,7 +88,8 @@ USAGE = [
     ([], "the following arguments are required: COMMAND"),
     (["deploy", "--lab", "demo", "--count", "1000000"], "must be from 1 to 239"),
     (["deploy", "--lab", "Demo"], "invalid lab host name 'Demo'"),
-    (["deploy"], "the following arguments are required: --lab"),
+    (["deploy", "--profile", "staging", "web1"], "invalid choice: 'staging'"),
+    (["bootstrap"], "the following arguments are required: TARGET"),
     (["deploy", "--lab", "demo", "--out", "{plain}"], "is not a directory"),
     (["deploy", "--lab", "demo", "--out", "{plain}/run"], "is not a directory"),
     (["bench", "fleet", "--count", "1000000"], "must be from 2 to 237"),
@@ -123,6 +124,7 @@ USAGE = [
 
 # Input that passes the parser and is refused by the command: `dsu: error: ...`.
 REFUSED = [
+    (["deploy"], "name the targets to deploy"),
     (["idempotence", "--roles", "time,nosuch"], "unknown role(s): nosuch"),
     (["idempotence", "--roles", "time", "--baseline", "{binary}"], "cannot read baseline"),
     (["idempotence", "--roles", "time", "--baseline", "{not-json-object}"],

@@ -16,6 +16,7 @@ ops-health-check-gate:
   health.passing:
     - name: post-deploy health
     - evidence_dir: {{ health_check.evidence_dir }}
+    - profile: {{ health_check.profile_checks | json }}
     - order: last
     - require:
       - file: ops-health-check-evidence-directory

@@ -58,6 +58,23 @@ def test_pillar_layers_and_use_defaults(health):
         health.config(["not", "a", "mapping"])
 
 
+def test_profile_checks_lie_under_the_pillar_and_only_when_asked(health):
+    health.__pillar__ = {
+        "deploy": {"profile": "production", "health_checks": {
+            "all": {"use_defaults": False, "timeout_s": 3,
+                    "units": {"chrony.service": {"mandatory": True}}},
+            "production": {"time": {"enabled": True, "mandatory": True}},
+            "dev": {"units": {"dev.service": {}}}}},
+        "health_check": {"timeout_s": 2, "units": {"app.service": {}}}}
+    profiled = health.config(profile=True)
+    assert set(profiled["units"]) == {"chrony.service", "app.service"}
+    assert profiled["timeout_s"] == 2 and profiled["endpoints"] == {}
+    assert profiled["time"] == {"enabled": True, "mandatory": True}
+    assert "caddy.service" in health.config()["units"]  # not asked: the profile is not read
+    health.__pillar__["health_check"]["use_defaults"] = True  # the pillar has the last word
+    assert "caddy.service" in health.config(profile=True)["units"]
+
+
 def test_units_absent_inactive_and_disabled(health):
     results = {r["name"]: r for r in health.units({
         "ssh.service": {}, "gone.service": {"mandatory": False}, "off.service": {},

@@ -12,7 +12,7 @@ def _gate(tmp_path, result, test=False):
     # The real health_report, with its default directory moved under tmp_path.
     report = {**utils("health_report"), "health_report.default_dir": lambda: str(tmp_path / "default")}
     return load("_states", "health", opts={"test": test}, utils=report,
-                salt={"health.check": lambda run_id=None, checks=None: result})
+                salt={"health.check": lambda run_id=None, checks=None, profile=False: result})
 
 
 @pytest.mark.parametrize("evidence_dir", [None, "given"])
