@@ -60,6 +60,9 @@ def _deploy(args: argparse.Namespace) -> int:
             _interrupted(args.lab, args.count, running)
             for path in evidence:  # of hosts that are gone or half done: worth nothing
                 shutil.rmtree(path, ignore_errors=True)
+                latest = path.parent / "LATEST_RUN.txt"
+                if latest.exists() and latest.read_text().strip() == path.name:
+                    latest.unlink()
             raise
         names = " ".join(lab.host_names(args.lab, args.count))
         print(f"hosts stay up: `dsu lab ssh NAME` to look, `dsu lab down {names}` to remove them")
