@@ -99,6 +99,12 @@ FORMAT_WORDS.update({"host": "a host name or IP address", "ip": "an IP address",
                      "host_port": "host:port"})
 FORMATS = frozenset(FORMAT_WORDS)
 _MAX_SHOWN = 40
+# A value is quoted only in a harmless shape (words, numbers, names, paths, commands): a password
+# pasted where a name belongs may be short, but it mixes letter cases with digits, or letters and
+# digits with punctuation. Such a value is shown by its length, never by its text.
+_SEPARATORS = frozenset(" ._:/@%+,=~*-;\"'")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+_CHAR_CLASSES = (re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9]"))
 
 
 def _is_host(value):
@@ -155,16 +161,32 @@ def shown(value):
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, str):
-        if len(value) <= _MAX_SHOWN and value.isprintable():
-            return repr(value)
-        return f"a string of {len(value)} characters"
+        return repr(value) if _harmless(value) else f"a string of {len(value)} characters"
     return _kind(value)
+
+
+def _harmless(text):
+    """Short and printable, and no word of it shaped like a password or token: a run of letters
+    and digits mixing upper case, lower case and digits, a run of 12 or more letters and digits
+    mixed, or letters and digits with punctuation other than the separators of names, paths and
+    quoted command lines. (CamelCase words are the shape of setting names: shown.)"""
+    if len(text) > _MAX_SHOWN or not text.isprintable():
+        return False
+    for word in text.split():
+        punctuated = any(not (c.isascii() and c.isalnum()) and c not in _SEPARATORS for c in word)
+        if punctuated and _CHAR_CLASSES[2].search(word) and re.search("[A-Za-z]", word):
+            return False
+        for run in _ALNUM_RUN.findall(word):
+            upper, lower, digit = (bool(chars.search(run)) for chars in _CHAR_CLASSES)
+            if digit and (upper and lower or (upper or lower) and len(run) >= 12):
+                return False
+    return True
 
 
 def key_text(key):
     """A mapping key as part of a key path: itself when short and printable, else its kind."""
     text = str(key)
-    if len(text) <= _MAX_SHOWN and text.isprintable():
+    if _harmless(text):
         return text
     return f"<a key of {len(text)} characters>" if isinstance(key, str) else f"<{_kind(key)}>"
 

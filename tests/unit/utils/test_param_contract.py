@@ -75,6 +75,18 @@ def test_a_long_or_multiline_value_is_never_shown():
         assert value not in line and "a string of" in line
 
 
+def test_a_short_value_is_quoted_only_in_a_harmless_shape():
+    """A password pasted where a name belongs is short: it is shown by its length."""
+    for value in ("Hunter2", "S3cretPw", "AKIAIOSFODNN7EXAMPLE", "k8sjw2hd93jd82hs",
+                  "tr0ub4dor&3", "my pw is x9!"):
+        [line] = check({"type": "integer"}, value)
+        assert value not in line and f"a string of {len(value)} characters" in line, line
+    for value in ("ntp.example.org", "Europe/Berlin", "VERBOSE", "sha256", "10M", "/var/log/x y",
+                  "vim; rm -rf /", "DefaultTimeoutStopSec"):
+        [line] = check({"type": "integer"}, value)
+        assert repr(value) in line, line
+
+
 def test_mapping_fields_unknown_keys_extra_and_required():
     spec = {"type": "mapping", "fields": {"a": {"type": "integer"}, "b": {"type": "string"}},
             "required": ["b"]}
